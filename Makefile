@@ -1,0 +1,62 @@
+# haproxide — see README.md. `make demo` runs the proxy on examples/demo.cfg; `make test` is the
+# full test run (.ci/run calls it).
+CARGO ?= cargo
+PREFIX ?= /usr/local/haproxy
+BIN := target/release/haproxide
+
+.PHONY: all build release test deps lint unit check-examples conformance fuzz-smoke fuzz demo bench soak install clean
+
+all: build
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+# Packages the tests use (HAProxy 2.6 for differential tests, php-cli, rsyslog, hatop, ...).
+deps:
+	bash scripts/install-deps.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --release
+
+# `-c` on every example configuration must succeed.
+check-examples: release
+	bash scripts/check-examples.sh $(BIN)
+
+# End-to-end cases with real processes (and real HAProxy 2.6 side by side where it applies).
+conformance: release deps
+	HAPROXIDE_BIN=$(abspath $(BIN)) bash conformance/run.sh
+
+fuzz-smoke:
+	bash scripts/fuzz.sh smoke
+
+fuzz:
+	bash scripts/fuzz.sh run
+
+test: deps lint unit check-examples conformance
+
+demo: release
+	bash scripts/demo.sh $(BIN)
+
+bench: release
+	bash bench/run.sh $(BIN)
+
+soak: release
+	bash scripts/soak.sh $(BIN)
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc $(DESTDIR)$(PREFIX)/doc
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/haproxide
+	ln -sf haproxide $(DESTDIR)$(PREFIX)/sbin/haproxy
+	install -m 755 examples/haproxide.init $(DESTDIR)$(PREFIX)/etc/haproxide.init
+	install -m 644 examples/demo.cfg $(DESTDIR)$(PREFIX)/etc/haproxy.cfg.sample
+	install -m 644 docs/compatibility.md $(DESTDIR)$(PREFIX)/doc/compatibility.md
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,1 @@
+//! ACL engine: fetches, matchers and condition evaluation.

@@ -1,0 +1,1 @@
+//! Load balancing: one module per 1.4 algorithm.

@@ -1,0 +1,1 @@
+//! The product's logging: syslog targets, httplog/tcplog lines, termination states.

@@ -1,0 +1,1 @@
+//! Persistence: cookie, appsession, stick tables.

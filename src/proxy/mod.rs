@@ -1,0 +1,1 @@
+//! The stream: one task per client connection, analysers in 1.4's order.

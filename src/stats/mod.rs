@@ -1,0 +1,1 @@
+//! Statistics: HTML page, CSV, stats socket, Prometheus.
