@@ -70,7 +70,10 @@ pub enum UsageError {
 
 /// Parses argv (without the program name).
 pub fn parse_args<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Args, UsageError> {
-    let words: Vec<String> = argv.into_iter().map(|w| w.to_string_lossy().into_owned()).collect();
+    let words: Vec<String> = argv
+        .into_iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
     let mut a = Args::default();
     let mut i = 0;
     // Takes the argument of flag `words[i]` (HAProxy accepts it glued, `-fFILE`, or separate).
@@ -80,10 +83,14 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Args, Usa
             return Ok(w[flag.len()..].to_string());
         }
         *i += 1;
-        words.get(*i).cloned().ok_or_else(|| UsageError::MissingArgument(flag.to_string()))
+        words
+            .get(*i)
+            .cloned()
+            .ok_or_else(|| UsageError::MissingArgument(flag.to_string()))
     }
     fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, UsageError> {
-        v.parse().map_err(|_| UsageError::BadValue(flag.to_string(), v))
+        v.parse()
+            .map_err(|_| UsageError::BadValue(flag.to_string(), v))
     }
     while i < words.len() {
         let w = words[i].as_str();
@@ -117,14 +124,29 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Args, Usa
             }
             "--convert-to" => {
                 i += 1;
-                a.convert_to = Some(words.get(i).cloned().ok_or_else(|| UsageError::MissingArgument(w.to_string()))?);
+                a.convert_to = Some(
+                    words
+                        .get(i)
+                        .cloned()
+                        .ok_or_else(|| UsageError::MissingArgument(w.to_string()))?,
+                );
             }
             _ if w.starts_with("-f") => a.files.push(PathBuf::from(value(&words, &mut i, "-f")?)),
-            _ if w.starts_with("-p") => a.pidfile = Some(PathBuf::from(value(&words, &mut i, "-p")?)),
-            _ if w.starts_with("-o") => a.output = Some(PathBuf::from(value(&words, &mut i, "-o")?)),
-            _ if w.starts_with("-n") => a.maxconn = Some(number("-n", value(&words, &mut i, "-n")?)?),
-            _ if w.starts_with("-N") => a.default_maxconn = Some(number("-N", value(&words, &mut i, "-N")?)?),
-            _ if w.starts_with("-m") => a.mem_limit_mb = Some(number("-m", value(&words, &mut i, "-m")?)?),
+            _ if w.starts_with("-p") => {
+                a.pidfile = Some(PathBuf::from(value(&words, &mut i, "-p")?))
+            }
+            _ if w.starts_with("-o") => {
+                a.output = Some(PathBuf::from(value(&words, &mut i, "-o")?))
+            }
+            _ if w.starts_with("-n") => {
+                a.maxconn = Some(number("-n", value(&words, &mut i, "-n")?)?)
+            }
+            _ if w.starts_with("-N") => {
+                a.default_maxconn = Some(number("-N", value(&words, &mut i, "-N")?)?)
+            }
+            _ if w.starts_with("-m") => {
+                a.mem_limit_mb = Some(number("-m", value(&words, &mut i, "-m")?)?)
+            }
             _ => return Err(UsageError::UnknownFlag(w.to_string())),
         }
         i += 1;
@@ -139,7 +161,11 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(argv: I) -> Result<Args, Usa
 pub fn program_name() -> String {
     std::env::args_os()
         .next()
-        .and_then(|p| PathBuf::from(p).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .and_then(|p| {
+            PathBuf::from(p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "haproxide".to_string())
 }
 
@@ -239,7 +265,14 @@ pub fn main() -> i32 {
         }
     };
     if args.show_version > 0 {
-        print!("{}", if args.show_version > 1 { build_options_text() } else { version_text() });
+        print!(
+            "{}",
+            if args.show_version > 1 {
+                build_options_text()
+            } else {
+                version_text()
+            }
+        );
         return 0;
     }
     process::run(args)
@@ -256,7 +289,10 @@ mod tests {
     #[test]
     fn files_and_flags() {
         let a = parse("-f a.cfg -fb.cfg -c -q -V -D -p /run/x.pid -N 100 -n5").unwrap();
-        assert_eq!(a.files, vec![PathBuf::from("a.cfg"), PathBuf::from("b.cfg")]);
+        assert_eq!(
+            a.files,
+            vec![PathBuf::from("a.cfg"), PathBuf::from("b.cfg")]
+        );
         assert!(a.check && a.quiet && a.verbose && a.daemon);
         assert_eq!(a.pidfile, Some(PathBuf::from("/run/x.pid")));
         assert_eq!(a.default_maxconn, Some(100));
@@ -281,10 +317,16 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse("-f a.cfg -x"), Err(UsageError::UnknownFlag("-x".into())));
+        assert_eq!(
+            parse("-f a.cfg -x"),
+            Err(UsageError::UnknownFlag("-x".into()))
+        );
         assert_eq!(parse("-f"), Err(UsageError::MissingArgument("-f".into())));
         assert_eq!(parse("-c"), Err(UsageError::NoConfig));
-        assert_eq!(parse("-f a -N x"), Err(UsageError::BadValue("-N".into(), "x".into())));
+        assert_eq!(
+            parse("-f a -N x"),
+            Err(UsageError::BadValue("-N".into(), "x".into()))
+        );
         assert!(parse("-v").is_ok());
     }
 

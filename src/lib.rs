@@ -5,12 +5,17 @@
 //! turns its IR into a running proxy.
 
 pub mod acl;
+pub mod buffer;
 pub mod check;
 pub mod cli;
+pub mod counters;
 pub mod http1;
 pub mod lb;
+pub mod listener;
 pub mod log;
 pub mod persist;
 pub mod process;
 pub mod proxy;
+pub mod runtime;
 pub mod stats;
+pub mod worker;

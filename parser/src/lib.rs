@@ -24,7 +24,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { resolve_names: true, default_maxconn: 2000 }
+        LoadOptions {
+            resolve_names: true,
+            default_maxconn: 2000,
+        }
     }
 }
 
@@ -39,14 +42,26 @@ pub struct Loaded {
 pub fn load_files(paths: &[PathBuf], opts: &LoadOptions) -> Loaded {
     let _ = (paths, opts);
     let mut report = Report::default();
-    report.bare(diag::Level::Alert, "configuration parser not implemented yet");
-    Loaded { config: None, report }
+    report.bare(
+        diag::Level::Alert,
+        "configuration parser not implemented yet",
+    );
+    Loaded {
+        config: None,
+        report,
+    }
 }
 
 /// Parses one in-memory file named `name`.
 pub fn load_str(name: &str, text: &[u8], opts: &LoadOptions) -> Loaded {
     let _ = (name, text, opts);
     let mut report = Report::default();
-    report.bare(diag::Level::Alert, "configuration parser not implemented yet");
-    Loaded { config: None, report }
+    report.bare(
+        diag::Level::Alert,
+        "configuration parser not implemented yet",
+    );
+    Loaded {
+        config: None,
+        report,
+    }
 }

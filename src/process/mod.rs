@@ -3,15 +3,26 @@
 //! serving is synchronous; tokio starts only after the last fork.
 
 use crate::cli::{self, Args};
+use crate::runtime::{GlobalSettings, Runtime};
+use parser::ir::Config;
 use parser::LoadOptions;
+use std::sync::Arc;
 
 /// Runs the program for parsed arguments; returns the exit status.
 pub fn run(args: Args) -> i32 {
-    let opts = LoadOptions { default_maxconn: args.default_maxconn.unwrap_or(2000), ..LoadOptions::default() };
+    let opts = LoadOptions {
+        default_maxconn: args.default_maxconn.unwrap_or(2000),
+        ..LoadOptions::default()
+    };
     let loaded = parser::load_files(&args.files, &opts);
-    let quiet = (args.quiet || loaded.config.as_ref().is_some_and(|c| c.global.quiet.is_some())) && !args.verbose;
+    let quiet = (args.quiet
+        || loaded
+            .config
+            .as_ref()
+            .is_some_and(|c| c.global.quiet.is_some()))
+        && !args.verbose;
     cli::print_report(&loaded.report, quiet);
-    let Some(_config) = loaded.config else {
+    let Some(config) = loaded.config else {
         return 1;
     };
     if args.check {
@@ -20,6 +31,94 @@ pub fn run(args: Args) -> i32 {
         }
         return 0;
     }
-    cli::alert("the proxy runtime is not built yet; only -c works in this version");
-    1
+    serve(config, &args)
+}
+
+/// Process-wide settings from `global` and the command line.
+pub fn global_settings(config: &Config, args: &Args) -> GlobalSettings {
+    let g = &config.global;
+    let bufsize = g
+        .tune
+        .bufsize
+        .as_ref()
+        .map(|b| b.node as usize)
+        .unwrap_or(crate::buffer::DEFAULT_BUFSIZE);
+    let maxrewrite = g
+        .tune
+        .maxrewrite
+        .as_ref()
+        .map(|m| (m.node as usize).min(bufsize / 2))
+        .unwrap_or(crate::buffer::DEFAULT_MAXREWRITE.min(bufsize / 2));
+    let maxconn = args
+        .maxconn
+        .or(g.maxconn.as_ref().map(|m| m.node))
+        .unwrap_or(crate::runtime::DEFAULT_MAXCONN);
+    GlobalSettings {
+        maxconn,
+        bufsize,
+        maxrewrite,
+        node: g
+            .node
+            .as_ref()
+            .map(|n| n.node.clone())
+            .unwrap_or_else(hostname),
+        description: g.description.as_ref().map(|d| d.node.clone()),
+        nbproc: g.nbproc.as_ref().map(|n| n.node).unwrap_or(1),
+        spread_checks: g.spread_checks.as_ref().map(|s| s.node).unwrap_or(0),
+        splice: !args.disable_splice && g.nosplice.is_none(),
+        ulimit_n: g.ulimit_n.as_ref().map(|u| u.node).unwrap_or(0),
+        pidfile: args
+            .pidfile
+            .clone()
+            .or(g.pidfile.as_ref().map(|p| p.node.clone())),
+    }
+}
+
+/// The machine's host name (1.4's default `node`).
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
+}
+
+/// Number of worker threads: one per CPU.
+fn worker_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Binds, starts the workers and serves until stopped.
+fn serve(config: Config, args: &Args) -> i32 {
+    let global = global_settings(&config, args);
+    let mut inherited = Vec::new();
+    let listeners = match crate::listener::bind_all(&config.proxies, &mut inherited) {
+        Ok(l) => l,
+        Err(errors) => {
+            for (who, e) in errors {
+                cli::alert(&format!("Starting {who}: {e}"));
+            }
+            return 1;
+        }
+    };
+    let rt = match Runtime::build(config, global) {
+        Ok(rt) => Arc::new(rt),
+        Err(e) => {
+            cli::alert(&e.to_string());
+            return 1;
+        }
+    };
+    let handles = match crate::worker::start(rt, &listeners, worker_count()) {
+        Ok(h) => h,
+        Err(e) => {
+            cli::alert(&format!("cannot start worker threads: {e}"));
+            return 1;
+        }
+    };
+    drop(listeners);
+    for h in handles {
+        let _ = h.join();
+    }
+    0
 }

@@ -1,1 +1,8 @@
-//! The stream: one task per client connection, analysers in 1.4's order.
+//! The stream: one task per client connection, analysers in 1.4's order
+//! (see docs/lifecycle.md).
+
+pub mod connect;
+pub mod splice;
+pub mod stream;
+pub mod tcp;
+pub mod tunnel;

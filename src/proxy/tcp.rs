@@ -1,0 +1,75 @@
+//! `mode tcp` streams: choose the backend, connect with retries, then forward bytes both ways
+//! (half-close propagated, splice for bulk) until both sides close or a timeout fires.
+
+use super::connect::{self, ConnectReq};
+use super::stream::enter_backend;
+use super::tunnel::{self, TunnelBytes, TunnelCfg};
+use crate::runtime::{Proxy, Runtime};
+use crate::worker::ListenerInfo;
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use tokio::net::TcpStream;
+
+pub async fn run(
+    rt: &Runtime,
+    fe: &Proxy,
+    cli: TcpStream,
+    _peer: SocketAddr,
+    local: SocketAddr,
+    _info: ListenerInfo,
+) {
+    // TODO(#3): tcp-request content rules and use_backend with layer-4 ACLs.
+    let Some(be_idx) = fe.default_backend_idx else {
+        return;
+    };
+    let be = &rt.proxies[be_idx];
+    let _be_guard = enter_backend(be);
+    let req = ConnectReq {
+        be,
+        direct: None,
+        force_persist: false,
+        client_dst: local,
+        tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
+        nolinger: be.cfg.options.nolinger.is_some(),
+    };
+    let gone = client_closed(&cli);
+    let conn = match connect::connect(&req, |avoid| be.pick(avoid), gone).await {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let cfg = TunnelCfg {
+        client_timeout: Proxy::timeout(&fe.cfg.timeouts.client),
+        server_timeout: Proxy::timeout(&be.cfg.timeouts.server),
+        bufsize: rt.global.bufsize,
+        splice: rt.global.splice,
+    };
+    let counts = Cell::new(TunnelBytes::default());
+    let _end = tunnel::run(&cli, &conn.stream, cfg, &counts).await;
+    let c = counts.get();
+    fe.fe_counters.bin.fetch_add(c.req, Relaxed);
+    fe.fe_counters.bout.fetch_add(c.res, Relaxed);
+    be.be_counters.bin.fetch_add(c.req, Relaxed);
+    be.be_counters.bout.fetch_add(c.res, Relaxed);
+    if let Some(s) = conn.server {
+        let srv = &be.servers[s];
+        srv.counters.bin.fetch_add(c.req, Relaxed);
+        srv.counters.bout.fetch_add(c.res, Relaxed);
+        srv.cur_sess.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Resolves when the client has closed its side (readable with nothing to read).
+pub async fn client_closed(cli: &TcpStream) {
+    let mut probe = [0u8; 1];
+    loop {
+        if cli.readable().await.is_err() {
+            return;
+        }
+        match cli.peek(&mut probe).await {
+            Ok(0) | Err(_) => return,
+            // Data waiting: not a close; wait until it is consumed or the peer closes.
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}

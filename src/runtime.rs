@@ -1,0 +1,321 @@
+//! The live proxy: the IR turned into shared runtime state (`Arc<Runtime>`), read by every
+//! worker thread. Configuration stays immutable; what changes at run time (server health,
+//! weights, counters, queues, persistence tables) sits in atomics or short-held locks.
+//!
+//! Built once after parsing (1.4 does the equivalent at the end of `check_config_validity`:
+//! numbering proxies and servers, resolving backend names, preparing error messages).
+
+use crate::counters::Counters;
+use parser::ir::{self, Config, ErrorBody, Mode, ProxyKind};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Default per-proxy maxconn (1.4 `DEFAULT_MAXCONN`, `-N`).
+pub const DEFAULT_MAXCONN: u32 = 2000;
+
+/// Process-wide settings derived from `global` and the command line.
+#[derive(Clone, Debug)]
+pub struct GlobalSettings {
+    pub maxconn: u32,
+    pub bufsize: usize,
+    pub maxrewrite: usize,
+    pub node: String,
+    pub description: Option<String>,
+    pub nbproc: u32,
+    pub spread_checks: u32,
+    pub splice: bool,
+    pub ulimit_n: u32,
+    pub pidfile: Option<std::path::PathBuf>,
+}
+
+/// Everything a worker needs to serve traffic.
+pub struct Runtime {
+    pub config: Config,
+    pub global: GlobalSettings,
+    pub proxies: Vec<Proxy>,
+    /// Current connections across all frontends (1.4 `actconn`).
+    pub actconn: AtomicU32,
+    /// Cumulative connections accepted.
+    pub cum_conn: AtomicU64,
+    pub started: Instant,
+    pub started_at: SystemTime,
+    /// Set on soft stop (SIGUSR1): stop accepting, finish what is in flight.
+    pub stopping: AtomicBool,
+    /// Wakes accept loops waiting for a free connection slot or a state change.
+    pub conn_released: tokio::sync::Notify,
+}
+
+/// A live frontend, backend or listen section.
+pub struct Proxy {
+    pub cfg: ir::Proxy,
+    /// Index in `Runtime::proxies`.
+    pub idx: usize,
+    /// Numeric id (`id` keyword or assigned from 1 in declaration order, as 1.4).
+    pub uuid: u32,
+    pub servers: Vec<Server>,
+    /// Frontend: resolved `use_backend` targets (same order as `cfg.use_backends`).
+    pub use_backend_idx: Vec<usize>,
+    pub default_backend_idx: Option<usize>,
+    /// Frontend counters (also backend counters for a `listen`, kept apart below).
+    pub fe_counters: Counters,
+    pub be_counters: Counters,
+    pub feconn: AtomicU32,
+    pub beconn: AtomicU32,
+    /// Requests waiting in the backend queue.
+    pub nbpend: AtomicU32,
+    pub maxconn: u32,
+    pub fullconn: u32,
+    /// Canned responses for this proxy: built-in bytes or `errorfile`/`errorloc` overrides.
+    pub errors: ErrorMessages,
+    /// Round-robin cursor. TODO(#3): replaced by the `lb` module's balancers.
+    pub rr_next: AtomicU32,
+}
+
+impl Proxy {
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+    pub fn is_http(&self) -> bool {
+        self.cfg.mode.node == Mode::Http
+    }
+    /// `timeout X` in ms as a Duration, `None` when unset.
+    pub fn timeout(v: &Option<parser::span::Spanned<u32>>) -> Option<Duration> {
+        v.as_ref().map(|t| Duration::from_millis(u64::from(t.node)))
+    }
+    pub fn retries(&self) -> u32 {
+        self.cfg.retries.as_ref().map(|r| r.node).unwrap_or(3)
+    }
+    /// Chooses a server by load balancing, avoiding `avoid` when another one is usable.
+    /// TODO(#3): delegate to `lb` (all algorithms, weights, backups).
+    pub fn pick(&self, avoid: Option<usize>) -> Option<usize> {
+        let n = self.servers.len();
+        for _ in 0..n {
+            let i = self.rr_next.fetch_add(1, Relaxed) as usize % n;
+            if self.servers[i].is_usable() && Some(i) != avoid && !self.servers[i].cfg.backup {
+                return Some(i);
+            }
+        }
+        avoid.filter(|&a| self.servers.get(a).is_some_and(|s| s.is_usable()))
+    }
+
+    /// Servers usable for load balancing right now (for `nbsrv` and the stats page).
+    pub fn usable_servers(&self) -> usize {
+        self.servers
+            .iter()
+            .filter(|s| !s.cfg.backup && s.is_usable())
+            .count()
+    }
+}
+
+/// A live server.
+pub struct Server {
+    pub cfg: ir::Server,
+    /// Index in its backend's `servers`.
+    pub idx: usize,
+    /// Numeric id (`id` keyword or position + 1).
+    pub puid: u32,
+    /// Resolved address; `None` = connect to the address the client connected to.
+    pub addr: Option<SocketAddr>,
+    /// Health: true while UP (set by checks; starts UP as in 1.4).
+    pub up: AtomicBool,
+    /// Administrative maintenance (`disabled`, `disable server`, stats admin).
+    pub maint: AtomicBool,
+    /// Soft-stopped by `http-check disable-on-404`: only persistent traffic.
+    pub nolb: AtomicBool,
+    /// Current effective (user) weight, changed by `set weight`.
+    pub weight: AtomicU32,
+    /// Connections currently established or being established to this server.
+    pub cur_sess: AtomicU32,
+    /// Requests waiting in this server's queue.
+    pub nbpend: AtomicU32,
+    pub counters: Counters,
+}
+
+impl Server {
+    /// UP, not in maintenance, not NOLB, and weight > 0.
+    pub fn is_usable(&self) -> bool {
+        self.up.load(Relaxed)
+            && !self.maint.load(Relaxed)
+            && !self.nolb.load(Relaxed)
+            && self.weight.load(Relaxed) > 0
+    }
+    /// May receive persistent (cookie/appsession) traffic: UP and not in maintenance.
+    pub fn accepts_persistent(&self) -> bool {
+        self.up.load(Relaxed) && !self.maint.load(Relaxed)
+    }
+    /// Reached its `maxconn` (0 = unlimited).
+    pub fn is_full(&self) -> bool {
+        self.cfg.maxconn > 0 && self.cur_sess.load(Relaxed) >= self.cfg.maxconn
+    }
+}
+
+/// Canned responses, indexed by status code, after `errorfile`/`errorloc` overrides.
+#[derive(Clone, Debug, Default)]
+pub struct ErrorMessages {
+    overrides: Vec<(u16, Arc<[u8]>)>,
+}
+
+impl ErrorMessages {
+    /// Builds the overrides from the proxy's `errorfile`/`errorloc*` lines (later lines win).
+    pub fn from_cfg(errors: &[parser::span::Spanned<ir::ErrorMessage>]) -> Self {
+        let mut overrides: Vec<(u16, Arc<[u8]>)> = Vec::new();
+        for e in errors {
+            let bytes: Vec<u8> = match &e.body {
+                ErrorBody::File { bytes, .. } => bytes.clone(),
+                ErrorBody::Location { code, url } => {
+                    let reason = if *code == 303 {
+                        "303 See Other"
+                    } else {
+                        "302 Found"
+                    };
+                    format!("HTTP/1.1 {reason}\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\n\r\n")
+                        .into_bytes()
+                }
+            };
+            overrides.retain(|(c, _)| *c != e.status);
+            overrides.push((e.status, Arc::from(bytes)));
+        }
+        ErrorMessages { overrides }
+    }
+
+    /// The configured replacement for `status`, if any.
+    pub fn get(&self, status: u16) -> Option<&[u8]> {
+        self.overrides
+            .iter()
+            .find(|(c, _)| *c == status)
+            .map(|(_, b)| &b[..])
+    }
+}
+
+/// Why the runtime could not be built from a valid configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("proxy '{proxy}': backend '{backend}' not found")]
+    MissingBackend { proxy: String, backend: String },
+}
+
+impl Runtime {
+    /// Turns a validated configuration into live state.
+    pub fn build(config: Config, global: GlobalSettings) -> Result<Runtime, BuildError> {
+        let mut proxies = Vec::with_capacity(config.proxies.len());
+        let mut next_uuid = 1;
+        let used_ids: Vec<u32> = config
+            .proxies
+            .iter()
+            .filter_map(|p| p.id.as_ref().map(|i| i.node))
+            .collect();
+        for (idx, p) in config.proxies.iter().enumerate() {
+            let uuid = match &p.id {
+                Some(id) => id.node,
+                None => {
+                    while used_ids.contains(&next_uuid) {
+                        next_uuid += 1;
+                    }
+                    next_uuid += 1;
+                    next_uuid - 1
+                }
+            };
+            let mut servers = Vec::with_capacity(p.servers.len());
+            let used_sids: Vec<u32> = p.servers.iter().filter_map(|s| s.id).collect();
+            let mut next_sid = 1;
+            for (sidx, s) in p.servers.iter().enumerate() {
+                let puid = match s.id {
+                    Some(id) => id,
+                    None => {
+                        while used_sids.contains(&next_sid) {
+                            next_sid += 1;
+                        }
+                        next_sid += 1;
+                        next_sid - 1
+                    }
+                };
+                let addr = match (s.addr.ip, s.addr.port) {
+                    (Some(ip), ir::ServerPort::Fixed(port)) => Some(SocketAddr::new(ip, port)),
+                    _ => None,
+                };
+                servers.push(Server {
+                    cfg: s.node.clone(),
+                    idx: sidx,
+                    puid,
+                    addr,
+                    up: AtomicBool::new(true),
+                    maint: AtomicBool::new(s.disabled),
+                    nolb: AtomicBool::new(false),
+                    weight: AtomicU32::new(s.weight),
+                    cur_sess: AtomicU32::new(0),
+                    nbpend: AtomicU32::new(0),
+                    counters: Counters::new(),
+                });
+            }
+            let maxconn = p
+                .maxconn
+                .as_ref()
+                .map(|m| m.node)
+                .unwrap_or(DEFAULT_MAXCONN);
+            proxies.push(Proxy {
+                idx,
+                uuid,
+                servers,
+                use_backend_idx: Vec::new(),
+                default_backend_idx: None,
+                fe_counters: Counters::new(),
+                be_counters: Counters::new(),
+                feconn: AtomicU32::new(0),
+                beconn: AtomicU32::new(0),
+                nbpend: AtomicU32::new(0),
+                maxconn,
+                fullconn: p.fullconn.as_ref().map(|f| f.node).unwrap_or(maxconn),
+                errors: ErrorMessages::from_cfg(&p.errors),
+                rr_next: AtomicU32::new(0),
+                cfg: p.clone(),
+            });
+        }
+        // Resolve backend names once, so the data path indexes instead of searching.
+        let find_be = |name: &str| {
+            config
+                .proxies
+                .iter()
+                .position(|p| p.name == name && p.kind.has_be())
+        };
+        for px in proxies.iter_mut() {
+            if !px.cfg.kind.has_fe() {
+                continue;
+            }
+            for ub in &px.cfg.use_backends {
+                let i = find_be(&ub.backend).ok_or_else(|| BuildError::MissingBackend {
+                    proxy: px.cfg.name.clone(),
+                    backend: ub.backend.clone(),
+                })?;
+                px.use_backend_idx.push(i);
+            }
+            if let Some(db) = &px.cfg.default_backend {
+                px.default_backend_idx =
+                    Some(find_be(&db.node).ok_or_else(|| BuildError::MissingBackend {
+                        proxy: px.cfg.name.clone(),
+                        backend: db.node.clone(),
+                    })?);
+            } else if px.cfg.kind == ProxyKind::Listen {
+                px.default_backend_idx = Some(px.idx);
+            }
+        }
+        Ok(Runtime {
+            config,
+            global,
+            proxies,
+            actconn: AtomicU32::new(0),
+            cum_conn: AtomicU64::new(0),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            stopping: AtomicBool::new(false),
+            conn_released: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn proxy_by_name(&self, name: &str) -> Option<&Proxy> {
+        self.proxies.iter().find(|p| p.cfg.name == name)
+    }
+}
+
+pub type SharedRuntime = Arc<Runtime>;

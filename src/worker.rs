@@ -1,0 +1,161 @@
+//! Worker threads: each runs a single-threaded tokio runtime with its own accept loop on every
+//! listener (the sockets are shared; the kernel hands each connection to one waiting worker).
+//! Streams never migrate between threads, so per-thread pools (buffers, pipes) need no locks.
+//!
+//! Connection limits follow 1.4 (`maintain_proxies`): while the process is at global
+//! `maxconn` or a frontend at its `maxconn`, its accept loops stop accepting and connections
+//! wait in the kernel backlog; they resume when a connection ends.
+
+use crate::listener::Listener;
+use crate::runtime::Runtime;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::net::TcpStream;
+
+/// Information about the listener a connection arrived on.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenerInfo {
+    /// Frontend index in `Runtime::proxies`.
+    pub proxy: usize,
+    /// Listener id inside the frontend (from 1).
+    pub luid: u32,
+    pub addr: SocketAddr,
+}
+
+/// Starts `n` worker threads serving `listeners`. Each thread gets its own copy of every
+/// listening socket. Returns the join handles; the threads exit after a stop once their
+/// streams are finished.
+pub fn start(
+    rt: Arc<Runtime>,
+    listeners: &[Listener],
+    n: usize,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    let mut handles = Vec::with_capacity(n);
+    for w in 0..n.max(1) {
+        let mut socks = Vec::with_capacity(listeners.len());
+        for l in listeners {
+            socks.push((
+                l.socket.try_clone()?,
+                ListenerInfo {
+                    proxy: l.proxy,
+                    luid: l.luid,
+                    addr: l.addr,
+                },
+            ));
+        }
+        let rt = rt.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("haproxide-w{w}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        crate::cli::alert(&format!("cannot start worker thread runtime: {e}"));
+                        return;
+                    }
+                };
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&runtime, serve(rt, socks));
+            })?;
+        handles.push(h);
+    }
+    Ok(handles)
+}
+
+/// Runs the accept loops of one worker until a stop, then waits for its streams to finish.
+async fn serve(rt: Arc<Runtime>, socks: Vec<(std::net::TcpListener, ListenerInfo)>) {
+    let live = Arc::new(tokio::sync::Semaphore::new(0));
+    let mut loops = Vec::new();
+    for (sock, info) in socks {
+        let l = match tokio::net::TcpListener::from_std(sock) {
+            Ok(l) => l,
+            Err(e) => {
+                crate::cli::alert(&format!("cannot register listener {}: {e}", info.addr));
+                continue;
+            }
+        };
+        loops.push(tokio::task::spawn_local(accept_loop(rt.clone(), l, info)));
+    }
+    for l in loops {
+        let _ = l.await;
+    }
+    drop(live);
+    // Soft stop: the accept loops are gone; wait for the streams of this thread.
+    while rt.actconn.load(SeqCst) > 0 {
+        rt.conn_released.notified().await;
+    }
+}
+
+async fn accept_loop(rt: Arc<Runtime>, listener: tokio::net::TcpListener, info: ListenerInfo) {
+    let fe = &rt.proxies[info.proxy];
+    loop {
+        if rt.stopping.load(Relaxed) {
+            return;
+        }
+        // Hold off while at a limit; connections wait in the kernel backlog meanwhile.
+        if rt.actconn.load(Relaxed) >= rt.global.maxconn || fe.feconn.load(Relaxed) >= fe.maxconn {
+            let wait = rt.conn_released.notified();
+            if rt.actconn.load(Relaxed) >= rt.global.maxconn
+                || fe.feconn.load(Relaxed) >= fe.maxconn
+            {
+                wait.await;
+            }
+            continue;
+        }
+        let (sock, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning.
+                    log::warn!("accept on {}: {e}", info.addr);
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = rt.conn_released.notified(), if rt.stopping.load(Relaxed) => return,
+        };
+        rt.actconn.fetch_add(1, SeqCst);
+        rt.cum_conn.fetch_add(1, Relaxed);
+        fe.feconn.fetch_add(1, SeqCst);
+        let rt2 = rt.clone();
+        tokio::task::spawn_local(async move {
+            let guard = ConnGuard {
+                rt: rt2.clone(),
+                fe: info.proxy,
+            };
+            crate::proxy::stream::handle(&rt2, sock, peer, info).await;
+            drop(guard);
+        });
+    }
+}
+
+/// Releases the connection slot when a stream ends, however it ends.
+struct ConnGuard {
+    rt: Arc<Runtime>,
+    fe: usize,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.rt.proxies[self.fe].feconn.fetch_sub(1, SeqCst);
+        self.rt.actconn.fetch_sub(1, SeqCst);
+        self.rt.conn_released.notify_waiters();
+    }
+}
+
+/// Sets the socket options every accepted connection gets.
+pub fn tune_client_socket(sock: &TcpStream, tcpka: bool, nolinger: bool) {
+    let _ = sock.set_nodelay(true);
+    let s = socket2::SockRef::from(sock);
+    if tcpka {
+        let _ = s.set_keepalive(true);
+    }
+    if nolinger {
+        let _ = s.set_linger(Some(std::time::Duration::ZERO));
+    }
+}
