@@ -9,6 +9,7 @@ pub mod buffer;
 pub mod check;
 pub mod cli;
 pub mod counters;
+pub mod demo;
 pub mod http1;
 pub mod lb;
 pub mod listener;
