@@ -1,0 +1,351 @@
+//! Shared helpers for end-to-end tests: loopback ports, demo origin servers, spawning
+//! haproxide (and Debian's HAProxy 2.6 for differential cases), and a raw HTTP/1 client that
+//! returns exact bytes. Every wait polls against a deadline; every child is killed on drop.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A loopback port that was free a moment ago (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// True when something accepts TCP connections on `addr`.
+pub fn port_open(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// A child process killed (SIGKILL) and reaped on drop.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
+    }
+    /// Waits for exit up to `timeout`; returns the exit code if it exited.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+    /// Everything the process wrote to stderr so far (only when spawned with a stderr file).
+    pub fn stderr_text(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The haproxide binary under test.
+pub fn haproxide_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("HAPROXIDE_BIN") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_BIN_EXE_haproxide"))
+}
+
+/// Debian's HAProxy, if installed.
+pub fn haproxy26_bin() -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/sbin/haproxy");
+    p.exists().then_some(p)
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch { dir: tempfile::tempdir().expect("tempdir") }
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write scratch file");
+        p
+    }
+}
+
+/// Starts a proxy binary in the foreground (`-db`) on `cfg` and waits until every address in
+/// `wait_for` accepts connections. Stderr goes to `<scratch>/<name>.err`.
+pub fn start_proxy(bin: &Path, scratch: &Scratch, name: &str, cfg: &str, wait_for: &[SocketAddr]) -> Proc {
+    let cfg_path = scratch.write(&format!("{name}.cfg"), cfg);
+    let err = std::fs::File::create(scratch.path(&format!("{name}.err"))).expect("stderr file");
+    let child = Command::new(bin)
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("spawn proxy");
+    let mut p = Proc { child, name: name.to_string() };
+    let ok = wait_until(Duration::from_secs(10), || {
+        if let Ok(Some(_)) = p.child.try_wait() {
+            return true;
+        }
+        wait_for.iter().all(|a| port_open(*a))
+    });
+    if let Ok(Some(st)) = p.child.try_wait() {
+        panic!(
+            "{name} exited early ({st}); stderr:\n{}",
+            Proc::stderr_text(&scratch.path(&format!("{name}.err")))
+        );
+    }
+    assert!(ok, "{name} did not open {wait_for:?} in time");
+    p
+}
+
+/// Starts haproxide on a config.
+pub fn start_haproxide(scratch: &Scratch, cfg: &str, wait_for: &[SocketAddr]) -> Proc {
+    start_proxy(&haproxide_bin(), scratch, "haproxide", cfg, wait_for)
+}
+
+/// Demo origin servers running in-process on a background tokio runtime.
+pub struct Origins {
+    pub addrs: Vec<SocketAddr>,
+    pub stats: Vec<Arc<haproxide::demo::DemoStats>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// Starts one demo origin per name on 127.0.0.1:0.
+pub fn start_origins(names: &[&str]) -> Origins {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let mut addrs = Vec::new();
+    let mut stats = Vec::new();
+    for name in names {
+        let l = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind origin");
+        addrs.push(l.local_addr().expect("addr"));
+        let st = Arc::new(haproxide::demo::DemoStats::default());
+        stats.push(st.clone());
+        let cfg = haproxide::demo::DemoConfig { name: name.to_string(), session_cookie: "9ai9".into() };
+        rt.spawn(haproxide::demo::serve(l, cfg, st));
+    }
+    Origins { addrs, stats, _rt: rt }
+}
+
+/// A parsed HTTP response with its exact bytes.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub raw: Vec<u8>,
+    pub status: u16,
+    /// Header lines as received (name, value), in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// `key=value` line from the demo origin's echo page.
+    pub fn echo(&self, key: &str) -> Option<String> {
+        let prefix = format!("{key}=");
+        self.body_text().lines().find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    }
+    /// Header lines the origin reported receiving (`> Name: value`).
+    pub fn echoed_headers(&self) -> Vec<String> {
+        self.body_text().lines().filter_map(|l| l.strip_prefix("> ").map(str::to_string)).collect()
+    }
+}
+
+/// Sends raw request bytes on a new connection and reads one response (until the framing
+/// says it is complete, or the connection closes).
+pub fn raw_request(addr: SocketAddr, req: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(req)?;
+    read_response(&mut s, req.starts_with(b"HEAD "))
+}
+
+/// Reads one response from a stream.
+pub fn read_response(s: &mut TcpStream, head_only: bool) -> std::io::Result<Response> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        if let Some(r) = try_parse(&raw, head_only) {
+            return Ok(r);
+        }
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if !raw.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            // close-delimited
+            return finish(raw, head_only, true).ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn try_parse(raw: &[u8], head_only: bool) -> Option<Response> {
+    finish(raw.to_vec(), head_only, false)
+}
+
+fn finish(raw: Vec<u8>, head_only: bool, closed: bool) -> Option<Response> {
+    let mut hdrs = [httparse::EMPTY_HEADER; 128];
+    let mut r = httparse::Response::new(&mut hdrs);
+    let head_len = match r.parse(&raw) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return None,
+    };
+    let status = r.code.unwrap_or(0);
+    let headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+        .collect();
+    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let rest = &raw[head_len..];
+    if (100..200).contains(&status) && status != 101 {
+        // interim response: skip it and parse what follows
+        let tail = rest.to_vec();
+        return finish(tail, head_only, closed).map(|mut resp| {
+            let mut all = raw[..head_len].to_vec();
+            all.extend_from_slice(&resp.raw);
+            resp.raw = all;
+            resp
+        });
+    }
+    let body: Vec<u8> = if head_only || status == 204 || status == 304 {
+        Vec::new()
+    } else if let Some(cl) = get("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
+        if rest.len() < cl {
+            return None;
+        }
+        rest[..cl].to_vec()
+    } else if get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        dechunk(rest)?
+    } else if closed {
+        rest.to_vec()
+    } else {
+        return None;
+    };
+    Some(Response { raw, status, headers, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_txt = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_txt.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return data.windows(2).position(|w| w == b"\r\n").map(|_| out);
+        }
+        if data.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// A simple GET with a Host header and optional Cookie header, `Connection: close`.
+pub fn get(addr: SocketAddr, host: &str, path: &str, cookie: Option<&str>) -> std::io::Result<Response> {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: haproxide-test\r\n");
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    raw_request(addr, req.as_bytes())
+}
+
+/// A minimal cookie jar, like a browser for one host: keeps `name=value` from Set-Cookie.
+#[derive(Default, Debug, Clone)]
+pub struct Jar {
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Jar {
+    pub fn absorb(&mut self, r: &Response) {
+        for sc in r.headers_named("set-cookie") {
+            let first = sc.split(';').next().unwrap_or("");
+            if let Some((n, v)) = first.split_once('=') {
+                let (n, v) = (n.trim().to_string(), v.trim().to_string());
+                let expired = sc.to_ascii_lowercase().contains("max-age=0") || sc.contains("01-Jan-1970");
+                self.cookies.retain(|(k, _)| *k != n);
+                if !expired {
+                    self.cookies.push((n, v));
+                }
+            }
+        }
+    }
+    pub fn header(&self) -> Option<String> {
+        if self.cookies.is_empty() {
+            None
+        } else {
+            Some(self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; "))
+        }
+    }
+}
+
+/// Runs `haproxy -c`-style check with a binary, returning (exit code, stderr+stdout).
+pub fn check_config(bin: &Path, cfg: &Path, cwd: Option<&Path>) -> (i32, String) {
+    let mut cmd = Command::new(bin);
+    cmd.arg("-c").arg("-f").arg(cfg);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().expect("run -c");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Path of the shared material (`/work/shared` beside the repository).
+pub fn shared_dir() -> PathBuf {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for cand in [repo.join("../shared"), PathBuf::from("/work/shared")] {
+        if cand.join("spec").exists() {
+            return cand;
+        }
+    }
+    repo.join("../shared")
+}
