@@ -114,23 +114,36 @@ pub(crate) fn split_time(t: SystemTime) -> (i64, u32) {
 /// Length of the syslog date written by [`syslog_date`], separator included.
 pub(crate) const SYSLOG_DATE_LEN: usize = 16;
 
+thread_local! {
+    /// The syslog date of the last second this thread sent in: rebuilt once a second, as
+    /// 1.4 `send_log` rebuilds its header.
+    static LAST_SYSLOG_DATE: Cell<(i64, [u8; SYSLOG_DATE_LEN])> =
+        const { Cell::new((i64::MIN, [b' '; SYSLOG_DATE_LEN])) };
+}
+
 /// `Mmm dd hh:mm:ss ` (day space-padded, `%2d`) in local time, trailing space included.
+/// No allocation; cached per thread for the current second.
 pub(crate) fn syslog_date(secs: i64) -> [u8; SYSLOG_DATE_LEN] {
-    let tm = local_tm(secs);
-    let mut v = Vec::with_capacity(SYSLOG_DATE_LEN);
-    v.extend_from_slice(tm.month_name());
-    v.push(b' ');
-    if tm.mday < 10 {
-        v.push(b' ');
+    let (cached, date) = LAST_SYSLOG_DATE.with(Cell::get);
+    if cached == secs {
+        return date;
     }
-    push_padded(&mut v, u64::from(tm.mday), 1);
-    v.push(b' ');
-    push_hms(&mut v, &tm);
-    v.push(b' ');
-    let mut out = [b' '; SYSLOG_DATE_LEN];
-    let n = v.len().min(SYSLOG_DATE_LEN);
-    out[..n].copy_from_slice(&v[..n]);
-    out
+    let tm = local_tm(secs);
+    let two = |v: u8| [b'0' + (v / 10) % 10, b'0' + v % 10];
+    let mut d = [b' '; SYSLOG_DATE_LEN];
+    d[..3].copy_from_slice(tm.month_name());
+    let day = two(tm.mday);
+    if tm.mday >= 10 {
+        d[4] = day[0];
+    }
+    d[5] = day[1];
+    d[7..9].copy_from_slice(&two(tm.hour));
+    d[9] = b':';
+    d[10..12].copy_from_slice(&two(tm.min));
+    d[12] = b':';
+    d[13..15].copy_from_slice(&two(tm.sec));
+    LAST_SYSLOG_DATE.with(|c| c.set((secs, d)));
+    d
 }
 
 fn push_hms(out: &mut Vec<u8>, tm: &Tm) {

@@ -211,38 +211,54 @@ impl<'a> TxnLog<'a> {
     }
 }
 
-/// Bytes escaped in a request line: controls, DEL and above, `"` and `#`.
-fn url_escaped(b: u8) -> bool {
-    !(32..127).contains(&b) || b == b'"' || b == b'#'
-}
+/// Escape tables indexed by byte: 1.4 `url_encode_map` (request line: controls, DEL and
+/// above, `"`, `#`) and `hdr_encode_map` (the same plus `{`, `|`, `}`).
+const URL_ESCAPED: [bool; 256] = escape_table(b"\"#");
+const HDR_ESCAPED: [bool; 256] = escape_table(b"\"#{|}");
 
-/// Bytes escaped in header captures: the request-line set plus `{`, `|`, `}`.
-fn hdr_escaped(b: u8) -> bool {
-    url_escaped(b) || b == b'{' || b == b'|' || b == b'}'
+const fn escape_table(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 32 || i >= 127;
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Appends `s` escaped as 1.4 `encode_string(start, stop, '#', map, s)` does with `start` =
 /// the end of `out` and `stop` = absolute index `stop` in `out`: one byte is reserved for the
-/// C terminator, and an escape needs room for its 3 bytes plus one spare.
-fn encode(out: &mut Vec<u8>, stop: usize, escaped: fn(u8) -> bool, s: &[u8]) {
+/// C terminator, and an escape needs room for its 3 bytes plus one spare. Runs of plain
+/// bytes are copied at once.
+fn encode(out: &mut Vec<u8>, stop: usize, escaped: &[bool; 256], s: &[u8]) {
     if out.len() >= stop {
         return;
     }
     let stop = stop - 1;
-    for &b in cstr(s) {
-        if out.len() >= stop {
+    let s = cstr(s);
+    let mut i = 0;
+    while i < s.len() {
+        let room = stop.saturating_sub(out.len());
+        let run_end = s[i..]
+            .iter()
+            .position(|&b| escaped[usize::from(b)])
+            .map_or(s.len(), |p| i + p);
+        let n = (run_end - i).min(room);
+        out.extend_from_slice(&s[i..i + n]);
+        i += n;
+        if i < run_end || i == s.len() || out.len() + 3 >= stop {
             break;
         }
-        if !escaped(b) {
-            out.push(b);
-        } else {
-            if out.len() + 3 >= stop {
-                break;
-            }
-            out.extend_from_slice(&[b'#', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-        }
+        let b = s[i];
+        out.extend_from_slice(&[b'#', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        i += 1;
     }
 }
 
@@ -371,7 +387,7 @@ pub fn write_httplog(t: &TxnLog, out: &mut Vec<u8>) {
     }
     if out.len() - base < TMPLINE - 4 {
         out.extend_from_slice(b" \"");
-        encode(out, base + TMPLINE - 1, url_escaped, request_line(t));
+        encode(out, base + TMPLINE - 1, &URL_ESCAPED, request_line(t));
         out.push(b'"');
     }
 }
@@ -384,7 +400,7 @@ fn push_captures_braced(out: &mut Vec<u8>, caps: &[Option<&[u8]>], stop: usize) 
             out.push(b'|');
         }
         if let Some(v) = c {
-            encode(out, stop, hdr_escaped, v);
+            encode(out, stop, &HDR_ESCAPED, v);
         }
     }
     out.push(b'}');
@@ -433,7 +449,7 @@ fn clf_fields(t: &TxnLog, out: &mut Vec<u8>, base: usize) -> Option<()> {
         return None;
     }
     out.extend_from_slice(b" \"");
-    encode(out, base + TMPLINE - 1, url_escaped, request_line(t));
+    encode(out, base + TMPLINE - 1, &URL_ESCAPED, request_line(t));
     out.push(b'"');
 
     let mark = out.len();
@@ -515,7 +531,7 @@ fn clf_fields(t: &TxnLog, out: &mut Vec<u8>, base: usize) -> Option<()> {
             match c {
                 Some(v) => {
                     out.extend_from_slice(b" \"");
-                    encode(out, base + TMPLINE - 2, hdr_escaped, v);
+                    encode(out, base + TMPLINE - 2, &HDR_ESCAPED, v);
                     out.push(b'"');
                 }
                 None => out.extend_from_slice(b" \"-\""),
@@ -896,6 +912,67 @@ mod tests {
             push_ip(&mut v, IpAddr::V6(ip.parse::<Ipv6Addr>().unwrap()));
             assert_eq!(String::from_utf8(v).unwrap(), want, "{ip}");
         }
+    }
+
+    /// Byte-at-a-time model of 1.4 `encode_string`, to check the run-copying version.
+    fn encode_model(out: &mut Vec<u8>, stop: usize, escaped: &[bool; 256], s: &[u8]) {
+        if out.len() >= stop {
+            return;
+        }
+        let stop = stop - 1;
+        for &b in s {
+            if b == 0 || out.len() >= stop {
+                break;
+            }
+            if !escaped[usize::from(b)] {
+                out.push(b);
+            } else {
+                if out.len() + 3 >= stop {
+                    break;
+                }
+                out.extend_from_slice(&[b'#', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+        }
+    }
+
+    #[test]
+    fn encode_matches_byte_model() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let len = (next() % 40) as usize;
+            // Mostly plain letters, some escapable bytes, rare NULs.
+            let input: Vec<u8> = (0..len)
+                .map(|_| match next() % 10 {
+                    0 => b'"',
+                    1 => (next() % 256) as u8,
+                    2 => b'|',
+                    _ => b'a' + (next() % 26) as u8,
+                })
+                .collect();
+            let prefix = (next() % 5) as usize;
+            let stop = (next() % 50) as usize;
+            for table in [&URL_ESCAPED, &HDR_ESCAPED] {
+                let mut a = vec![b'p'; prefix];
+                let mut b = a.clone();
+                encode(&mut a, stop, table, &input);
+                encode_model(&mut b, stop, table, &input);
+                assert_eq!(a, b, "input {input:?} prefix {prefix} stop {stop}");
+            }
+        }
+        assert!(
+            URL_ESCAPED[usize::from(b'#')]
+                && !URL_ESCAPED[usize::from(b'{')]
+                && !URL_ESCAPED[usize::from(b' ')]
+        );
+        assert!(
+            HDR_ESCAPED[usize::from(b'}')] && HDR_ESCAPED[0x7f] && !HDR_ESCAPED[usize::from(b' ')]
+        );
     }
 
     #[test]

@@ -473,14 +473,6 @@ pub fn format_packet(
     buf[start..len].to_vec()
 }
 
-/// Address of a target, for messages.
-pub fn describe_addr(addr: &LogAddr) -> String {
-    match addr {
-        LogAddr::Udp(sa) => sa.to_string(),
-        LogAddr::Unix(p) => p.display().to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::clock::test_support::local_instant;
@@ -715,6 +707,13 @@ mod tests {
         let logger = Logger::new(&[target(LogAddr::Unix(path), 16, 7, 0)], &ident()).unwrap();
         logger.send(Level::Info, b"nobody");
         assert_eq!(logger.drops(), 1);
+    }
+
+    #[test]
+    fn unusable_unix_path_is_an_error() {
+        let long = PathBuf::from(format!("/tmp/{}", "d".repeat(200)));
+        let err = Logger::new(&[target(LogAddr::Unix(long), 16, 7, 0)], &ident()).unwrap_err();
+        assert!(matches!(err, LogError::Path { index: 1, .. }), "{err}");
     }
 
     #[test]
