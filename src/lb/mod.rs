@@ -736,6 +736,8 @@ impl Balancer {
     /// Slowstart ramp for dynamic algorithms: `Some(step)` gives the server
     /// `step/16` of its weight (step 0..=16), `None` ends the ramp (full weight). Static
     /// algorithms ignore it, as 1.4 only throttles their maxconn. See [`slowstart_step`].
+    /// When a server comes back UP with slowstart, call this with `Some(1)` before
+    /// [`Balancer::set_usable`] so it enters the rotation at the ramped weight, as 1.4 does.
     pub fn set_slowstart_step(&self, idx: usize, step: Option<u32>) {
         let model = self.model;
         if model != WeightModel::Dynamic {
