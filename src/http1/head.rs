@@ -740,10 +740,10 @@ impl HeadIndex {
                 16 if name.eq_ignore_ascii_case(b"proxy-connection") => {
                     info.proxy_connection.add(value)
                 }
-                6 if name.eq_ignore_ascii_case(b"expect") => {
-                    if trim_lws(value).eq_ignore_ascii_case(b"100-continue") {
-                        info.expect_continue = true;
-                    }
+                6 if name.eq_ignore_ascii_case(b"expect")
+                    && trim_lws(value).eq_ignore_ascii_case(b"100-continue") =>
+                {
+                    info.expect_continue = true
                 }
                 7 if name.eq_ignore_ascii_case(b"upgrade") => info.upgrade = true,
                 _ => {}
@@ -937,5 +937,663 @@ fn line_end(buf: &[u8], from: usize) -> Option<(usize, u8)> {
         Some((lf - 1, 2))
     } else {
         Some((lf, 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a parse produced, in a form two runs can be compared with.
+    #[derive(Debug, PartialEq)]
+    struct Snapshot {
+        result: Parse,
+        head_end: usize,
+        start_line: Span,
+        headers: Vec<HeaderLine>,
+        info: Option<MsgInfo>,
+    }
+
+    fn snapshot(idx: &HeadIndex, result: Parse) -> Snapshot {
+        let complete = result == Parse::Complete;
+        Snapshot {
+            result,
+            head_end: if complete { idx.head_end() } else { 0 },
+            start_line: if complete {
+                idx.start_line()
+            } else {
+                Span::EMPTY
+            },
+            headers: if complete {
+                idx.headers().to_vec()
+            } else {
+                Vec::new()
+            },
+            info: complete.then(|| *idx.info()),
+        }
+    }
+
+    fn run(idx: &mut HeadIndex, buf: &[u8], opts: &ParseOptions, kind: Kind, m: Method) -> Parse {
+        match kind {
+            Kind::Request => idx.parse_request(buf, opts),
+            Kind::Response => idx.parse_response(buf, opts, m),
+        }
+    }
+
+    /// Parses `input` whole, growing one byte at a time (same index, memoised), and split in
+    /// two at every index (STYLE.md §7): all must agree. Returns the index of the whole parse.
+    fn all_ways_with(
+        input: &[u8],
+        opts: &ParseOptions,
+        kind: Kind,
+        m: Method,
+    ) -> (HeadIndex, Parse) {
+        let mut idx = HeadIndex::new();
+        let whole = run(&mut idx, input, opts, kind, m);
+        let want = snapshot(&idx, whole);
+
+        let mut grow = HeadIndex::new();
+        let mut got = None;
+        for end in 0..=input.len() {
+            let r = run(&mut grow, &input[..end], opts, kind, m);
+            if r != Parse::Incomplete || end == input.len() {
+                got = Some(snapshot(&grow, r));
+                break;
+            }
+        }
+        assert_eq!(got.as_ref(), Some(&want), "byte by byte");
+
+        for i in 0..=input.len() {
+            let mut two = HeadIndex::new();
+            let first = run(&mut two, &input[..i], opts, kind, m);
+            let r = if first == Parse::Incomplete {
+                run(&mut two, input, opts, kind, m)
+            } else {
+                first
+            };
+            assert_eq!(snapshot(&two, r), want, "split at {i}");
+        }
+        (idx, whole)
+    }
+
+    fn req(input: &[u8]) -> (HeadIndex, Parse) {
+        all_ways_with(input, &ParseOptions::default(), Kind::Request, Method::Get)
+    }
+
+    fn req_lenient(input: &[u8]) -> (HeadIndex, Parse) {
+        let opts = ParseOptions {
+            accept_invalid: true,
+            ..ParseOptions::default()
+        };
+        all_ways_with(input, &opts, Kind::Request, Method::Get)
+    }
+
+    fn res(input: &[u8], m: Method) -> (HeadIndex, Parse) {
+        all_ways_with(input, &ParseOptions::default(), Kind::Response, m)
+    }
+
+    fn req_result(input: &[u8]) -> Parse {
+        req(input).1
+    }
+
+    fn text(
+        idx: &HeadIndex,
+        buf: &'static [u8],
+        i: usize,
+    ) -> (&'static [u8], &'static [u8], &'static [u8]) {
+        let h = idx.headers()[i];
+        (h.line().get(buf), h.name().get(buf), h.value().get(buf))
+    }
+
+    #[test]
+    fn request_fields_and_line_index() {
+        const R: &[u8] = b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Sp:   padded \t \r\nEmpty:\r\nE2:   \r\nUser-Agent: t/1\r\n\r\nBODY";
+        let (idx, r) = req(R);
+        assert_eq!(r, Parse::Complete);
+        assert!(idx.is_complete());
+        assert_eq!(idx.kind(), Kind::Request);
+        assert_eq!(idx.method(), Method::Get);
+        assert_eq!(idx.method_token().get(R), b"GET");
+        assert_eq!(idx.uri().get(R), b"/a?b=c");
+        assert_eq!(idx.version(), Version::Http11);
+        assert_eq!(idx.start_line().get(R), b"GET /a?b=c HTTP/1.1");
+        assert_eq!(idx.start_line_eol_len(), 2);
+        assert_eq!(idx.head_start(), 0);
+        assert_eq!(&R[idx.head_end()..], b"BODY");
+        assert_eq!(idx.headers().len(), 5);
+        assert_eq!(
+            text(&idx, R, 0),
+            (&b"Host: example.com"[..], &b"Host"[..], &b"example.com"[..])
+        );
+        assert_eq!(
+            text(&idx, R, 1),
+            (&b"X-Sp:   padded \t "[..], &b"X-Sp"[..], &b"padded"[..])
+        );
+        assert_eq!(text(&idx, R, 2), (&b"Empty:"[..], &b"Empty"[..], &b""[..]));
+        assert_eq!(text(&idx, R, 3), (&b"E2:   "[..], &b"E2"[..], &b""[..]));
+        assert!(idx.headers().iter().all(|h| h.eol_len() == 2));
+        assert_eq!(idx.framing(), Framing::None);
+        assert!(!idx.info().absolute_uri);
+    }
+
+    #[test]
+    fn bare_lf_line_endings_are_indexed() {
+        const R: &[u8] = b"POST /x HTTP/1.0\nA: 1\r\nB:  2 \nContent-Length: 2\n\nokNEXT";
+        let (idx, r) = req(R);
+        assert_eq!(r, Parse::Complete);
+        assert_eq!(idx.start_line_eol_len(), 1);
+        assert_eq!(idx.version(), Version::Http10);
+        let eols: Vec<usize> = idx.headers().iter().map(|h| h.eol_len()).collect();
+        assert_eq!(eols, vec![2, 1, 1]);
+        assert_eq!(text(&idx, R, 1), (&b"B:  2 "[..], &b"B"[..], &b"2"[..]));
+        assert_eq!(&R[idx.head_end()..], b"okNEXT");
+        assert_eq!(idx.framing(), Framing::Length(2));
+    }
+
+    #[test]
+    fn leading_empty_lines_are_skipped() {
+        const R: &[u8] = b"\r\n\n\r\nGET / HTTP/1.1\r\n\r\n";
+        let (idx, r) = req(R);
+        assert_eq!(r, Parse::Complete);
+        assert_eq!(idx.head_start(), 5);
+        assert_eq!(idx.start_line().get(R), b"GET / HTTP/1.1");
+        assert_eq!(idx.head_end(), R.len());
+    }
+
+    #[test]
+    fn methods() {
+        for (m, want) in [
+            (&b"GET"[..], Method::Get),
+            (b"HEAD", Method::Head),
+            (b"POST", Method::Post),
+            (b"PUT", Method::Put),
+            (b"DELETE", Method::Delete),
+            (b"OPTIONS", Method::Options),
+            (b"TRACE", Method::Trace),
+            (b"CONNECT", Method::Connect),
+            (b"get", Method::Other),
+            (b"PROPFIND", Method::Other),
+        ] {
+            let mut r = m.to_vec();
+            r.extend_from_slice(b" / HTTP/1.1\r\n\r\n");
+            let (idx, p) = req(&r);
+            assert_eq!(p, Parse::Complete);
+            assert_eq!(idx.method(), want);
+            assert_eq!(idx.method_token().get(&r), m);
+        }
+    }
+
+    #[test]
+    fn request_line_spacing_and_versions() {
+        let (idx, r) = req(b"GET   /sp   HTTP/1.0\r\n\r\n");
+        assert_eq!(r, Parse::Complete);
+        assert_eq!(idx.uri().get(b"GET   /sp   HTTP/1.0\r\n\r\n"), b"/sp");
+        // HTTP/0.9 (no version) and unsupported versions.
+        assert!(matches!(req_result(b"GET /\r\n\r\n"), Parse::Invalid(_)));
+        assert_eq!(
+            req_result(b"GET / HTTP/2.0\r\n\r\n"),
+            Parse::Invalid(Invalid::Version)
+        );
+        assert_eq!(
+            req_result(b"GET / HTTP/1.2\r\n\r\n"),
+            Parse::Invalid(Invalid::Version)
+        );
+        assert_eq!(
+            req_result(b"GET / http/1.1\r\n\r\n"),
+            Parse::Invalid(Invalid::Version)
+        );
+        assert!(matches!(
+            req_result(b" GET / HTTP/1.1\r\n\r\n"),
+            Parse::Invalid(_)
+        ));
+        assert!(matches!(
+            req_result(b"GET  HTTP/1.1\r\n\r\n"),
+            Parse::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn incomplete_heads() {
+        for r in [
+            &b""[..],
+            b"\r\n",
+            b"GET",
+            b"GET / HTTP/1.1",
+            b"GET / HTTP/1.1\r",
+            b"GET / HTTP/1.1\r\n",
+            b"GET / HTTP/1.1\r\nHost: a",
+            b"GET / HTTP/1.1\r\nHost: a\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r",
+        ] {
+            assert_eq!(
+                req_result(r),
+                Parse::Incomplete,
+                "{:?}",
+                String::from_utf8_lossy(r)
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_bytes_are_rejected() {
+        let cases: &[(&[u8], Invalid)] = &[
+            // obs-fold (line folding)
+            (b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", Invalid::HeaderName),
+            (
+                b"GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n",
+                Invalid::HeaderName,
+            ),
+            // bare CR
+            (b"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", Invalid::HeaderValue),
+            (b"GET / HTTP/1.1\rX\r\n\r\n", Invalid::NewLine),
+            (b"GET / HTTP/1.1\r\nA: b\r\n\rX\r\n", Invalid::NewLine),
+            // NUL
+            (b"GET / HTTP/1.1\r\nA: b\x00c\r\n\r\n", Invalid::HeaderValue),
+            (b"GET / HTTP/1.1\r\nA\x00: b\r\n\r\n", Invalid::HeaderName),
+            (b"GET /\x00 HTTP/1.1\r\n\r\n", Invalid::RequestLine),
+            // invalid name characters, space before the colon, missing colon
+            (b"GET / HTTP/1.1\r\nB@d: x\r\n\r\n", Invalid::HeaderName),
+            (b"GET / HTTP/1.1\r\n(x): x\r\n\r\n", Invalid::HeaderName),
+            (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", Invalid::HeaderName),
+            (
+                b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+                Invalid::HeaderName,
+            ),
+            (b"GET / HTTP/1.1\r\nNoColon\r\n\r\n", Invalid::HeaderName),
+            (b"GET / HTTP/1.1\r\n: empty\r\n\r\n", Invalid::HeaderName),
+            // control characters in a value
+            (b"GET / HTTP/1.1\r\nA: \x01\r\n\r\n", Invalid::HeaderValue),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                req_result(input),
+                Parse::Invalid(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn accept_invalid_relaxes_only_name_characters() {
+        const R: &[u8] = b"GET / HTTP/1.1\nB@d[]: x  \r\n(y):\nHost: h\r\n\r\nrest";
+        let (idx, r) = req_lenient(R);
+        assert_eq!(r, Parse::Complete);
+        assert_eq!(idx.headers().len(), 3);
+        assert_eq!(
+            text(&idx, R, 0),
+            (&b"B@d[]: x  "[..], &b"B@d[]"[..], &b"x"[..])
+        );
+        assert_eq!(text(&idx, R, 1), (&b"(y):"[..], &b"(y)"[..], &b""[..]));
+        assert_eq!(idx.headers()[1].eol_len(), 1);
+        assert_eq!(idx.first_value(R, b"host"), Some(&b"h"[..]));
+        assert_eq!(&R[idx.head_end()..], b"rest");
+        assert_eq!(
+            req_lenient(b"GET / HTTP/1.1\r\n\x80\xff: 8bit\r\n\r\n").1,
+            Parse::Complete
+        );
+        // Still rejected in lenient mode.
+        for (input, want) in [
+            (
+                &b"GET / HTTP/1.1\r\nB@d: x\r\nBad Name: x\r\n\r\n"[..],
+                Invalid::HeaderName,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nB@d: x\r\nHost : x\r\n\r\n",
+                Invalid::HeaderName,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nB@d: x\r\n folded\r\n\r\n",
+                Invalid::HeaderName,
+            ),
+            (b"GET / HTTP/1.1\r\nB@d: x\rc\r\n\r\n", Invalid::HeaderValue),
+            (b"GET / HTTP/1.1\r\nB@d: \x00\r\n\r\n", Invalid::HeaderValue),
+            (b"GET / HTTP/1.1\r\nB\x00d: x\r\n\r\n", Invalid::HeaderName),
+            (b"GET / HTTP/1.1\r\nB@d: x\r\n\rX\r\n", Invalid::NewLine),
+        ] {
+            assert_eq!(
+                req_lenient(input).1,
+                Parse::Invalid(want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    fn with_headers(n: usize, name: &str) -> Vec<u8> {
+        let mut r = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..n {
+            r.extend_from_slice(format!("{name}{i}: v\r\n").as_bytes());
+        }
+        r.extend_from_slice(b"\r\n");
+        r
+    }
+
+    #[test]
+    fn header_count_limit_is_1_4s() {
+        // MAX_HTTP_HDR = 101 index entries including the start line: 100 headers pass.
+        let (idx, r) = req(&with_headers(MAX_HEADERS, "X-"));
+        assert_eq!(r, Parse::Complete);
+        assert_eq!(idx.headers().len(), 100);
+        assert_eq!(
+            req_result(&with_headers(MAX_HEADERS + 1, "X-")),
+            Parse::Invalid(Invalid::TooManyHeaders)
+        );
+        // Same limit on the lenient path.
+        assert_eq!(
+            req_lenient(&with_headers(MAX_HEADERS, "X@")).1,
+            Parse::Complete
+        );
+        assert_eq!(
+            req_lenient(&with_headers(MAX_HEADERS + 1, "X@")).1,
+            Parse::Invalid(Invalid::TooManyHeaders)
+        );
+    }
+
+    #[test]
+    fn too_large_heads() {
+        let r = b"GET / HTTP/1.1\r\nHost: 0123456789\r\n\r\n"; // 36 bytes
+        let exact = ParseOptions {
+            max_head: r.len(),
+            accept_invalid: false,
+        };
+        assert_eq!(
+            all_ways_with(r, &exact, Kind::Request, Method::Get).1,
+            Parse::Complete
+        );
+        let short = ParseOptions {
+            max_head: r.len() - 1,
+            accept_invalid: false,
+        };
+        assert_eq!(
+            all_ways_with(r, &short, Kind::Request, Method::Get).1,
+            Parse::TooLarge
+        );
+        // A complete head followed by body bytes beyond the limit is fine.
+        let mut with_body = r.to_vec();
+        with_body.extend_from_slice(&[b'x'; 100]);
+        assert_eq!(
+            all_ways_with(&with_body, &exact, Kind::Request, Method::Get).1,
+            Parse::Complete
+        );
+        // Default limit: 15360 bytes.
+        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        big.resize(DEFAULT_MAX_HEAD + 10, b'a');
+        let mut idx = HeadIndex::new();
+        assert_eq!(
+            idx.parse_request(&big[..DEFAULT_MAX_HEAD - 1], &ParseOptions::default()),
+            Parse::Incomplete
+        );
+        assert_eq!(
+            idx.parse_request(&big, &ParseOptions::default()),
+            Parse::TooLarge
+        );
+    }
+
+    #[test]
+    fn content_length_rules() {
+        let ok: &[(&[u8], u64)] = &[
+            (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 5),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 005\r\n\r\n",
+                5,
+            ),
+            (b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n", 5),
+            (b"POST / HTTP/1.0\r\nCONTENT-LENGTH:0\r\n\r\n", 0),
+        ];
+        for (input, n) in ok {
+            let (idx, r) = req(input);
+            assert_eq!(r, Parse::Complete);
+            assert_eq!(idx.framing(), Framing::Length(*n));
+            assert_eq!(idx.info().content_length, Some(*n));
+        }
+        let bad: &[(&[u8], Invalid)] = &[
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                Invalid::ContentLengthMismatch,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n",
+                Invalid::ContentLengthMismatch,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+                Invalid::ContentLength,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+                Invalid::ContentLength,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5 5\r\n\r\n",
+                Invalid::ContentLength,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length:\r\n\r\n",
+                Invalid::ContentLength,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5,\r\n\r\n",
+                Invalid::ContentLength,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\n",
+                Invalid::ContentLength,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                Invalid::ContentLength,
+            ),
+        ];
+        for (input, want) in bad {
+            assert_eq!(
+                req_result(input),
+                Parse::Invalid(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn transfer_encoding_rules() {
+        for input in [
+            &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked,\r\n\r\n",
+        ] {
+            let (idx, r) = req(input);
+            assert_eq!(r, Parse::Complete, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(idx.framing(), Framing::Chunked);
+            assert!(idx.info().transfer_encoding);
+        }
+        let bad: &[(&[u8], Invalid)] = &[
+            (b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", Invalid::ContentLengthAndTransferEncoding),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n", Invalid::ContentLengthAndTransferEncoding),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n", Invalid::TransferEncoding),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", Invalid::TransferEncoding),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Invalid::TransferEncoding),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", Invalid::TransferEncoding),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n", Invalid::TransferEncoding),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n", Invalid::TransferEncoding),
+            (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Invalid::TransferEncodingHttp10),
+        ];
+        for (input, want) in bad {
+            assert_eq!(
+                req_result(input),
+                Parse::Invalid(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn response_fields() {
+        const R: &[u8] = b"HTTP/1.1 404 Not  Found\r\nServer: x\r\n\r\n";
+        let (idx, r) = res(R, Method::Get);
+        assert_eq!(r, Parse::Complete);
+        assert_eq!(idx.kind(), Kind::Response);
+        assert_eq!(idx.status(), 404);
+        assert_eq!(idx.reason().get(R), b"Not  Found");
+        assert_eq!(idx.version(), Version::Http11);
+        assert_eq!(idx.start_line().get(R), b"HTTP/1.1 404 Not  Found");
+        assert_eq!(idx.framing(), Framing::UntilClose);
+        const NO_REASON: &[u8] = b"HTTP/1.0 200\r\n\r\n";
+        let (idx, r) = res(NO_REASON, Method::Get);
+        assert_eq!(r, Parse::Complete);
+        assert!(idx.reason().is_empty());
+        const OBS: &[u8] = b"HTTP/1.1 200 \xe9t\xe9\n\n";
+        let (idx, r) = res(OBS, Method::Get);
+        assert_eq!(r, Parse::Complete);
+        assert_eq!(idx.reason().get(OBS), b"\xe9t\xe9");
+        assert!(matches!(
+            res(b"HTTP/1.1 2000 OK\r\n\r\n", Method::Get).1,
+            Parse::Invalid(_)
+        ));
+        assert!(matches!(
+            res(b"HTTP/1.1 20 OK\r\n\r\n", Method::Get).1,
+            Parse::Invalid(_)
+        ));
+        assert!(matches!(
+            res(b"ICY 200 OK\r\n\r\n", Method::Get).1,
+            Parse::Invalid(_)
+        ));
+        assert!(matches!(
+            res(b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", Method::Get).1,
+            Parse::Invalid(_)
+        ));
+        assert!(matches!(
+            res(b"HTTP/1.1 200 O\x00K\r\n\r\n", Method::Get).1,
+            Parse::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn response_framing() {
+        let cases: &[(&[u8], Method, Framing)] = &[
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", Method::Get, Framing::Length(12)),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", Method::Head, Framing::None),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Method::Head, Framing::None),
+            (b"HTTP/1.1 100 Continue\r\n\r\n", Method::Post, Framing::None),
+            (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", Method::Get, Framing::None),
+            (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", Method::Get, Framing::None),
+            (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", Method::Get, Framing::None),
+            (b"HTTP/1.1 200 Connection established\r\n\r\n", Method::Connect, Framing::None),
+            (b"HTTP/1.1 407 Auth\r\nContent-Length: 3\r\n\r\n", Method::Connect, Framing::Length(3)),
+            (b"HTTP/1.1 200 OK\r\n\r\n", Method::Get, Framing::UntilClose),
+            (b"HTTP/1.0 200 OK\r\n\r\n", Method::Post, Framing::UntilClose),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Method::Get, Framing::Chunked),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", Method::Get, Framing::UntilClose),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Method::Get, Framing::UntilClose),
+        ];
+        for (input, m, want) in cases {
+            let (idx, r) = res(input, *m);
+            assert_eq!(r, Parse::Complete, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                idx.framing(),
+                *want,
+                "{:?} {m:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        assert_eq!(
+            res(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Method::Get
+            )
+            .1,
+            Parse::Invalid(Invalid::ContentLengthAndTransferEncoding)
+        );
+        assert_eq!(
+            res(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                Method::Get
+            )
+            .1,
+            Parse::Invalid(Invalid::ContentLengthMismatch)
+        );
+    }
+
+    #[test]
+    fn connection_expect_upgrade_and_absolute_uri() {
+        const R: &[u8] = b"GET http://h/p HTTP/1.1\r\nconnection: Keep-Alive\r\nConnection: TE, CLOSE\r\nProxy-Connection: keep-alive\r\nExpect: 100-Continue\r\nUpgrade: websocket\r\n\r\n";
+        let (idx, r) = req(R);
+        assert_eq!(r, Parse::Complete);
+        let info = idx.info();
+        assert_eq!(
+            info.connection,
+            ConnTokens {
+                close: true,
+                keep_alive: true,
+                upgrade: false
+            }
+        );
+        assert_eq!(
+            info.proxy_connection,
+            ConnTokens {
+                close: false,
+                keep_alive: true,
+                upgrade: false
+            }
+        );
+        assert!(info.expect_continue);
+        assert!(info.upgrade);
+        assert!(info.absolute_uri);
+        let (idx, _) =
+            req(b"OPTIONS * HTTP/1.1\r\nConnection: upgrade\r\nExpect: 100-continue-ish\r\n\r\n");
+        assert!(!idx.info().absolute_uri);
+        assert!(idx.info().connection.upgrade);
+        assert!(!idx.info().expect_continue);
+        let (idx, _) = req(b"CONNECT h:443 HTTP/1.1\r\n\r\n");
+        assert!(idx.info().absolute_uri);
+    }
+
+    #[test]
+    fn find_helpers() {
+        const R: &[u8] = b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2\r\nHost: a\r\nx-forwarded-for: 3.3.3.3\r\n\r\n";
+        let (idx, _) = req(R);
+        let found: Vec<(usize, &[u8])> = idx.find(R, b"X-FORWARDED-FOR").collect();
+        assert_eq!(
+            found,
+            vec![(0, &b"1.1.1.1, 2.2.2.2"[..]), (2, &b"3.3.3.3"[..])]
+        );
+        let vals: Vec<&[u8]> = idx.values(R, b"x-forwarded-for").collect();
+        assert_eq!(vals, vec![&b"1.1.1.1"[..], b"2.2.2.2", b"3.3.3.3"]);
+        assert_eq!(idx.first_value(R, b"host"), Some(&b"a"[..]));
+        assert_eq!(idx.first_value(R, b"hos"), None);
+    }
+
+    #[test]
+    fn reuse_after_clear_and_memo() {
+        let opts = ParseOptions::default();
+        let mut idx = HeadIndex::new();
+        let buf = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(idx.parse_request(&buf[..20], &opts), Parse::Incomplete);
+        // More bytes without a new LF: still incomplete, without re-parsing.
+        assert_eq!(idx.parse_request(&buf[..24], &opts), Parse::Incomplete);
+        assert_eq!(idx.parse_request(buf, &opts), Parse::Complete);
+        idx.clear();
+        assert!(!idx.is_complete());
+        assert_eq!(idx.headers().len(), 0);
+        let next = b"HTTP/1.1 200 OK\r\n\r\n";
+        assert_eq!(
+            idx.parse_response(next, &opts, Method::Get),
+            Parse::Complete
+        );
+        assert_eq!(idx.status(), 200);
+    }
+
+    #[test]
+    fn uri_paths() {
+        assert_eq!(uri_path(b"/a/b?c"), Some(&b"/a/b?c"[..]));
+        assert_eq!(uri_path(b"http://h:80/x?y"), Some(&b"/x?y"[..]));
+        assert_eq!(uri_path(b"http://h:80"), None);
+        assert_eq!(uri_path(b"*"), None);
+        assert_eq!(uri_path(b""), None);
+        assert_eq!(uri_path(b"h:443"), None);
+        assert_eq!(uri_path(b"a+b.c-d://u@h/p"), Some(&b"/p"[..]));
     }
 }

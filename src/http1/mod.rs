@@ -71,6 +71,9 @@ pub mod fuzz;
 pub mod head;
 pub mod tokens;
 
+#[cfg(test)]
+mod tests;
+
 pub use body::{body_prefix, BodyError, BodyState, Prefix, Progress, MAX_CHUNK_SIZE};
 pub use canned::{
     error_message, write_401, write_407, write_errorloc, write_redirect, write_server_redir,
