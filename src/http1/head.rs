@@ -653,6 +653,10 @@ impl HeadIndex {
             if pos >= prefix.len() {
                 return Run::Partial;
             }
+            if pos == start {
+                // ": value" has no name, in any mode (found by the fuzzer).
+                return Run::Invalid(Invalid::HeaderName);
+            }
             let colon = pos;
             pos += 1;
             while matches!(prefix.get(pos), Some(b' ' | b'\t')) {
@@ -1249,6 +1253,11 @@ mod tests {
             (b"GET / HTTP/1.1\r\nB@d: x\rc\r\n\r\n", Invalid::HeaderValue),
             (b"GET / HTTP/1.1\r\nB@d: \x00\r\n\r\n", Invalid::HeaderValue),
             (b"GET / HTTP/1.1\r\nB\x00d: x\r\n\r\n", Invalid::HeaderName),
+            // Empty name after a relaxed one (fuzz crash, corpus `lenient_empty_name`).
+            (
+                b"GET / HTTP/1.1\r\nB@d: x\r\n: close\r\n\r\n",
+                Invalid::HeaderName,
+            ),
             (b"GET / HTTP/1.1\r\nB@d: x\r\n\rX\r\n", Invalid::NewLine),
         ] {
             assert_eq!(
