@@ -293,6 +293,22 @@ pub enum Invalid {
     TransferEncodingHttp10,
 }
 
+impl Invalid {
+    /// A framing rule was broken (`Content-Length`/`Transfer-Encoding`), as opposed to a
+    /// syntax error. The head is still fully indexed then, so the request line can be logged
+    /// (1.4 logs the URI of such requests; syntax errors log `<BADREQ>`).
+    pub fn is_framing(self) -> bool {
+        matches!(
+            self,
+            Invalid::ContentLength
+                | Invalid::ContentLengthMismatch
+                | Invalid::ContentLengthAndTransferEncoding
+                | Invalid::TransferEncoding
+                | Invalid::TransferEncodingHttp10
+        )
+    }
+}
+
 impl From<httparse::Error> for Invalid {
     fn from(e: httparse::Error) -> Invalid {
         match e {
@@ -409,7 +425,9 @@ impl HeadIndex {
     }
 
     /// Parses a request head at the start of `buf` (leading empty lines are skipped, as 1.4
-    /// does). On [`Parse::Complete`] the index describes it.
+    /// does). On [`Parse::Complete`] the index describes it; on an [`Invalid`] for which
+    /// [`Invalid::is_framing`] holds it does too (only `info()` is not filled); otherwise it
+    /// holds no header.
     pub fn parse_request(&mut self, buf: &[u8], opts: &ParseOptions) -> Parse {
         self.parse(buf, opts, Kind::Request, Method::Get)
     }
@@ -432,6 +450,7 @@ impl HeadIndex {
         }
         self.complete = false;
         self.count = 0;
+        self.info = MsgInfo::EMPTY;
         // Only whole lines are parsed: the result for a prefix then depends on its bytes alone,
         // and a chunk of data without a new LF cannot change it.
         let new_lf = window
@@ -466,11 +485,16 @@ impl HeadIndex {
             },
             Run::Partial if buf.len() >= limit => {
                 self.memo = 0;
+                self.count = 0;
                 Parse::TooLarge
             }
-            Run::Partial => Parse::Incomplete,
+            Run::Partial => {
+                self.count = 0;
+                Parse::Incomplete
+            }
             Run::Invalid(e) => {
                 self.memo = 0;
+                self.count = 0;
                 Parse::Invalid(e)
             }
         }
@@ -1436,7 +1460,18 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(input)
             );
+            assert!(want.is_framing());
         }
+        // After a framing error the head stays indexed (for the log line); not after a syntax
+        // error.
+        let (idx, _) = req(bad[0].0);
+        assert_eq!(idx.uri().get(bad[0].0), b"/");
+        assert_eq!(idx.headers().len(), 2);
+        assert!(!idx.is_complete());
+        let (idx, r) = req(b"POST / HTTP/1.1\r\nA: b\r\nB@d: x\r\n\r\n");
+        assert_eq!(r, Parse::Invalid(Invalid::HeaderName));
+        assert!(!Invalid::HeaderName.is_framing());
+        assert!(idx.headers().is_empty());
     }
 
     #[test]
