@@ -33,7 +33,9 @@
 //!   `head_end` (where the body starts), `start_line`, `method`/`method_token`, `uri`,
 //!   `version`, `status`, `reason`, `headers() -> &[HeaderLine]`, `info() -> &MsgInfo`,
 //!   `framing`, `find(buf, name)`, `first_value(buf, name)`, `values(buf, name)`.
-//! - [`Parse`]: `Complete | Incomplete | TooLarge | Invalid(Invalid)`.
+//! - [`Parse`]: `Complete | Incomplete | TooLarge | Invalid(Invalid)`; [`Invalid::is_framing`]
+//!   tells a `Content-Length`/`Transfer-Encoding` violation (head still indexed) from a syntax
+//!   error.
 //! - [`ParseOptions`] `{ max_head, accept_invalid }` (`bufsize - maxrewrite`,
 //!   `option accept-invalid-http-request|response`).
 //! - [`HeaderLine`]: `line()`, `line_with_eol()`, `name()`, `value()`, `eol_len()`, all
