@@ -4,5 +4,12 @@ fn main() {
     let paths: Vec<std::path::PathBuf> = std::env::args_os().skip(1).map(Into::into).collect();
     let loaded = parser::load_files(&paths, &parser::LoadOptions::default());
     print!("{}", loaded.report.render("000/000000 (1)"));
-    println!("{}", if loaded.config.is_some() { "VALID" } else { "INVALID" });
+    println!(
+        "{}",
+        if loaded.config.is_some() {
+            "VALID"
+        } else {
+            "INVALID"
+        }
+    );
 }

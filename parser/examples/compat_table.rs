@@ -11,7 +11,9 @@ fn note(name: &str) -> &'static str {
         "stats prometheus-uri" => " Not 1.4: haproxide extension.",
         "ruleset" => " Parsed and checked, then dropped from the IR (it has no runtime role).",
         "monitor-net" => " One network; a non-contiguous mask is refused (departure).",
-        "errorfile" => " File read at load, relative to the base directory, truncated to tune.bufsize.",
+        "errorfile" => {
+            " File read at load, relative to the base directory, truncated to tune.bufsize."
+        }
         "http-request" => " A parse error stops 1.4 reading the file (see Departures).",
         "bind-process" => " `all` is stored as the full mask.",
         "capture cookie" => " Length capped at 63.",

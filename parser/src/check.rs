@@ -129,7 +129,10 @@ fn widen_bind(p: &mut Parser, from: usize, to: usize) {
         .map(|b| b.span.clone());
     let t = raw_bind(&p.proxies[to].ir.bind_process);
     p.proxies[to].ir.bind_process = if cur != 0 {
-        Some(Spanned::new(span.unwrap_or_else(Span::builtin), BindProcess(t | cur)))
+        Some(Spanned::new(
+            span.unwrap_or_else(Span::builtin),
+            BindProcess(t | cur),
+        ))
     } else {
         None
     };
@@ -218,8 +221,7 @@ pub fn check(p: &mut Parser) {
         check_proxy(p, i, nbproc);
     }
     if nbproc > 1 && p.g.ir.stats_socket.is_some() {
-        p.d
-            .bare_warn("stats socket will not work correctly in multi-process mode (nbproc > 1).");
+        p.d.bare_warn("stats socket will not work correctly in multi-process mode (nbproc > 1).");
     }
     check_userlists(p);
 }
@@ -288,7 +290,12 @@ fn check_proxy(p: &mut Parser, i: usize, nbproc: i64) {
     }
 
     // default_backend
-    if let Some(name) = p.proxies[i].ir.default_backend.as_ref().map(|d| d.node.clone()) {
+    if let Some(name) = p.proxies[i]
+        .ir
+        .default_backend
+        .as_ref()
+        .map(|d| d.node.clone())
+    {
         match findproxy_mode(p, &name, mode) {
             None => p.d.bare_alert(format!(
                 "Proxy '{id}': unable to find required default_backend: '{name}'."
@@ -316,9 +323,9 @@ fn check_proxy(p: &mut Parser, i: usize, nbproc: i64) {
                 None => p.d.bare_alert(format!(
                     "Proxy '{id}': unable to find required setbe: '{name}'."
                 )),
-                Some(t) if t == i => p.d.bare_alert(format!(
-                    "Proxy '{id}': loop detected for setbe: '{name}'."
-                )),
+                Some(t) if t == i => {
+                    p.d.bare_alert(format!("Proxy '{id}': loop detected for setbe: '{name}'."))
+                }
                 Some(t) => widen_bind(p, i, t),
             }
         }
@@ -423,7 +430,11 @@ fn check_proxy(p: &mut Parser, i: usize, nbproc: i64) {
         };
         let t = &mut px.ir.timeouts;
         if set(&t.tarpit).is_none() || same(&set(&t.tarpit), &def_tarpit) {
-            if let Some(v) = def_tarpit.clone().or(cur_connect.clone()).or(def_connect.clone()) {
+            if let Some(v) = def_tarpit
+                .clone()
+                .or(cur_connect.clone())
+                .or(def_connect.clone())
+            {
                 t.tarpit = Some(v);
             }
         }
@@ -774,7 +785,11 @@ fn acl_find_targets(p: &mut Parser, i: usize) {
                         continue;
                     }
                     let mut bad = false;
-                    for name in g.iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
+                    for name in g
+                        .iter()
+                        .flat_map(|s| s.split(' '))
+                        .filter(|s| !s.is_empty())
+                    {
                         if !p.userlists[uli].groups.iter().any(|x| x.name == name) {
                             let ulname = p.userlists[uli].name.clone();
                             p.d.bare_alert(format!(
@@ -947,4 +962,44 @@ pub fn finalize_proxy(mut px: Px) -> Option<Proxy> {
         p.timeouts.check = None;
     }
     Some(px.ir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::section::Cap;
+
+    #[test]
+    fn automatic_ids_skip_used_ones() {
+        assert_eq!(next_id(&[], 1), 1);
+        assert_eq!(next_id(&[1, 2, 4], 1), 3);
+        assert_eq!(next_id(&[3], 3), 4);
+    }
+
+    #[test]
+    fn inert_settings_are_left_out() {
+        let mut fe = Px::new(
+            "fe",
+            ProxyKind::Frontend,
+            Cap::FE.or(Cap::RS),
+            Span::builtin(),
+        );
+        fe.ir.timeouts.client = Some(Spanned::new(Span::builtin(), 0));
+        fe.ir.stats = None;
+        fe.ir.retries = Some(Spanned::new(Span::builtin(), 3));
+        fe.ir.mode = Spanned::new(Span::builtin(), Mode::Http);
+        let p = finalize_proxy(fe).unwrap();
+        assert!(p.timeouts.client.is_none(), "0 means not set");
+        assert!(p.retries.is_none(), "backend-only");
+        assert!(
+            p.options.tcp_smart_accept.is_some(),
+            "automatic in HTTP mode"
+        );
+        assert_eq!(p.log_format.node, LogFormat::Connect);
+        let rs = Px::new("rs", ProxyKind::Listen, Cap::RS, Span::builtin());
+        assert!(
+            finalize_proxy(rs).is_none(),
+            "rulesets have no runtime role"
+        );
+    }
 }

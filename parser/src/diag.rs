@@ -49,18 +49,30 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn alert(span: &Span, text: impl Into<String>) -> Self {
-        Diagnostic { level: Level::Alert, context: Context::Parsing(span.clone()), text: text.into() }
+        Diagnostic {
+            level: Level::Alert,
+            context: Context::Parsing(span.clone()),
+            text: text.into(),
+        }
     }
 
     pub fn warning(span: &Span, text: impl Into<String>) -> Self {
-        Diagnostic { level: Level::Warning, context: Context::Parsing(span.clone()), text: text.into() }
+        Diagnostic {
+            level: Level::Warning,
+            context: Context::Parsing(span.clone()),
+            text: text.into(),
+        }
     }
 
     /// Renders the message without the `[LEVEL] date (pid) : ` prefix.
     pub fn body(&self) -> String {
         match &self.context {
-            Context::Parsing(span) => format!("parsing [{}:{}] : {}", span.file, span.line, self.text),
-            Context::ParsingTight(span) => format!("parsing [{}:{}]: {}", span.file, span.line, self.text),
+            Context::Parsing(span) => {
+                format!("parsing [{}:{}] : {}", span.file, span.line, self.text)
+            }
+            Context::ParsingTight(span) => {
+                format!("parsing [{}:{}]: {}", span.file, span.line, self.text)
+            }
             Context::Config => format!("config : {}", self.text),
             Context::Bare => self.text.clone(),
         }
@@ -93,15 +105,27 @@ impl Report {
     }
 
     pub fn config_alert(&mut self, text: impl Into<String>) {
-        self.push(Diagnostic { level: Level::Alert, context: Context::Config, text: text.into() });
+        self.push(Diagnostic {
+            level: Level::Alert,
+            context: Context::Config,
+            text: text.into(),
+        });
     }
 
     pub fn config_warning(&mut self, text: impl Into<String>) {
-        self.push(Diagnostic { level: Level::Warning, context: Context::Config, text: text.into() });
+        self.push(Diagnostic {
+            level: Level::Warning,
+            context: Context::Config,
+            text: text.into(),
+        });
     }
 
     pub fn bare(&mut self, level: Level, text: impl Into<String>) {
-        self.push(Diagnostic { level, context: Context::Bare, text: text.into() });
+        self.push(Diagnostic {
+            level,
+            context: Context::Bare,
+            text: text.into(),
+        });
     }
 
     /// True when at least one alert was reported: the configuration must not be used.

@@ -31,7 +31,9 @@ impl Config {
 
     /// The backend-capable proxy of this name (a frontend and a backend may share a name).
     pub fn backend(&self, name: &str) -> Option<&Proxy> {
-        self.proxies.iter().find(|p| p.name == name && p.kind.has_be())
+        self.proxies
+            .iter()
+            .find(|p| p.name == name && p.kind.has_be())
     }
 
     pub fn userlist(&self, name: &str) -> Option<&Userlist> {
@@ -155,7 +157,9 @@ pub const FACILITIES: [&str; 24] = [
 ];
 
 /// Syslog level names in code order (index = level).
-pub const LEVELS: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+pub const LEVELS: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
 
 // ---------------------------------------------------------------------------------------------
 // userlist
@@ -424,12 +428,24 @@ pub enum Balance {
     StaticRr,
     LeastConn,
     Source,
-    Uri { len: Option<u32>, depth: Option<u32>, whole: bool },
+    Uri {
+        len: Option<u32>,
+        depth: Option<u32>,
+        whole: bool,
+    },
     /// `check_post` max wait in bytes (`Some(48)` when given without a value).
-    UrlParam { name: String, check_post: Option<u32> },
-    Hdr { name: String, use_domain_only: bool },
+    UrlParam {
+        name: String,
+        check_post: Option<u32>,
+    },
+    Hdr {
+        name: String,
+        use_domain_only: bool,
+    },
     /// Cookie name, `mstshash` by default.
-    RdpCookie { name: String },
+    RdpCookie {
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -605,7 +621,9 @@ pub enum StickKey {
     Ip,
     Integer,
     /// Key length (default 32).
-    String { len: u32 },
+    String {
+        len: u32,
+    },
 }
 
 /// `stick on|match|store-request <pattern> [table <t>] [if|unless <cond>]`.
@@ -638,7 +656,10 @@ pub enum PatternFetch {
     Dst,
     DstPort,
     /// `hdr(<name>[,<occ>])`: the header value read as an IPv4 address.
-    Hdr { name: String, occ: i32 },
+    Hdr {
+        name: String,
+        occ: i32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -729,7 +750,12 @@ impl Fetch {
     pub fn needs_response(&self) -> bool {
         matches!(
             self,
-            Fetch::Status | Fetch::RespVer | Fetch::Shdr(_) | Fetch::ShdrCnt(_) | Fetch::ShdrVal(_) | Fetch::ShdrIp(_)
+            Fetch::Status
+                | Fetch::RespVer
+                | Fetch::Shdr(_)
+                | Fetch::ShdrCnt(_)
+                | Fetch::ShdrVal(_)
+                | Fetch::ShdrIp(_)
         )
     }
 
@@ -812,7 +838,10 @@ pub enum MethodPattern {
     Trace,
     Connect,
     /// Any other token, compared exactly (case-sensitive unless `-i`).
-    Other { name: Vec<u8>, icase: bool },
+    Other {
+        name: Vec<u8>,
+        icase: bool,
+    },
 }
 
 /// An IPv4/IPv6 network: address and prefix length.
@@ -827,16 +856,28 @@ impl IpNet {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let bits = u32::from(net);
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix.min(32))) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix.min(32)))
+                };
                 (bits & mask) == (u32::from(ip) & mask)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 let bits = u128::from(net);
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix.min(128))) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix.min(128)))
+                };
                 (bits & mask) == (u128::from(ip) & mask)
             }
             (IpAddr::V4(net), IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
-                Some(v4) => IpNet { addr: IpAddr::V4(net), prefix: self.prefix }.contains(IpAddr::V4(v4)),
+                Some(v4) => IpNet {
+                    addr: IpAddr::V4(net),
+                    prefix: self.prefix,
+                }
+                .contains(IpAddr::V4(v4)),
                 None => false,
             },
             (IpAddr::V6(_), IpAddr::V4(_)) => false,
@@ -884,7 +925,9 @@ pub enum HttpReqAction {
     Allow,
     Deny,
     /// Realm; `None` = the proxy name (or `HAProxy Statistics` for stats).
-    Auth { realm: Option<String> },
+    Auth {
+        realm: Option<String>,
+    },
 }
 
 /// `tcp-request content accept|reject [if|unless <cond>]`.
@@ -1031,12 +1074,21 @@ pub enum CheckKind {
     #[default]
     Tcp,
     /// `option httpchk [<method>] [<uri>] [<version>]`; version may embed `\r\n` headers.
-    Http { method: String, uri: String, version: String },
+    Http {
+        method: String,
+        uri: String,
+        version: String,
+    },
     SslHello,
     /// `option smtpchk [HELO|EHLO <domain>]`.
-    Smtp { verb: String, domain: String },
+    Smtp {
+        verb: String,
+        domain: String,
+    },
     /// `option mysql-check [user <name>]`.
-    Mysql { user: Option<String> },
+    Mysql {
+        user: Option<String>,
+    },
     Ldap,
 }
 

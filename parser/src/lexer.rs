@@ -316,7 +316,10 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(words(b"realm 9ai9.net\\ Qhappy\n"), w(&["realm", "9ai9.net Qhappy"]));
+        assert_eq!(
+            words(b"realm 9ai9.net\\ Qhappy\n"),
+            w(&["realm", "9ai9.net Qhappy"])
+        );
         assert_eq!(words(b"a \\\\ \\# \\t\n"), w(&["a", "\\", "#", "\t"]));
         assert_eq!(words(b"x\\r\\n\n"), w(&["x\r\n"]));
         assert_eq!(words(b"h \\x41\\x7a\n"), w(&["h", "Az"]));
@@ -349,13 +352,20 @@ mod tests {
     #[test]
     fn line_numbers_and_long_lines() {
         let lines = tokenize(b"a\n\nb\n");
-        assert_eq!(lines.iter().map(|l| l.num).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            lines.iter().map(|l| l.num).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert_eq!(lines[2].words, w(&["b"]));
         let mut long = b"x ".to_vec();
         long.extend(std::iter::repeat_n(b'y', 3000));
         long.extend_from_slice(b" z\nnext\n");
         let lines = tokenize(&long);
-        assert_eq!(lines.len(), 3, "the rest of a long line is read as another line");
+        assert_eq!(
+            lines.len(),
+            3,
+            "the rest of a long line is read as another line"
+        );
         assert_eq!(lines[0].msgs[0].text, "line too long, limit: 2047.");
         assert_eq!(lines[1].num, 2);
         assert_eq!(lines[2].words, w(&["next"]));

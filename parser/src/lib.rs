@@ -4,12 +4,12 @@
 //! Entry points: [`load_files`] (what `-f a -f b` does) and [`load_str`] (tests, fuzzing).
 #![forbid(unsafe_code)]
 
-pub mod check;
+mod check;
 pub mod diag;
 pub mod ir;
-pub mod kw;
+mod kw;
 pub mod lexer;
-pub mod section;
+mod section;
 pub mod span;
 pub mod value;
 
@@ -95,8 +95,7 @@ fn finish(mut p: kw::Parser) -> Loaded {
     if !p.d.abort {
         check::check(&mut p);
         if p.d.fatal {
-            p.d
-                .report
+            p.d.report
                 .bare(Level::Alert, "Fatal errors found in configuration.");
         }
     }

@@ -378,7 +378,10 @@ mod tests {
         inherit(&mut be, &d);
         assert!(be.ir.timeouts.client.is_none(), "client is frontend-only");
         assert_eq!(be.ir.timeouts.connect.as_deref(), Some(&5000));
-        assert_eq!(be.ir.timeouts.connect.as_ref().map(|t| t.span.line), Some(3));
+        assert_eq!(
+            be.ir.timeouts.connect.as_ref().map(|t| t.span.line),
+            Some(3)
+        );
         assert!(be.ir.cookie.is_some());
         assert!(be.ir.maxconn.is_none(), "maxconn is frontend-only");
         assert_eq!(be.ir.retries.as_deref(), Some(&3));

@@ -20,7 +20,11 @@ impl Span {
 
     /// A span for items that do not come from a file (built-in defaults, command line).
     pub fn builtin() -> Span {
-        Span { file: Arc::from("<builtin>"), line: 0, col: 0 }
+        Span {
+            file: Arc::from("<builtin>"),
+            line: 0,
+            col: 0,
+        }
     }
 }
 

@@ -19,13 +19,18 @@ fn verdicts(json: &str) -> Vec<(String, i64, i64, i64)> {
         rest = &rest[i + 9..];
         let Some(end) = rest.find('"') else { break };
         let file = rest[..end].to_string();
-        let Some(h) = rest.find("\"haproxy14\"") else { break };
+        let Some(h) = rest.find("\"haproxy14\"") else {
+            break;
+        };
         let block = &rest[h..];
         let num = |key: &str| -> i64 {
             let k = block.find(key).expect(key);
             let v = &block[k + key.len()..];
             let v = v.trim_start_matches([':', ' ']);
-            let n: String = v.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+            let n: String = v
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect();
             n.parse().expect("number")
         };
         out.push((

@@ -65,7 +65,10 @@ fn golden_cases() {
 #[test]
 fn broken_cases_name_file_and_line() {
     // every alert of a broken case that points at a line must name this file
-    for cfg in std::fs::read_dir(cases_dir()).unwrap().filter_map(|e| e.ok()) {
+    for cfg in std::fs::read_dir(cases_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+    {
         let p = cfg.path();
         if p.extension().is_none_or(|x| x != "cfg") {
             continue;
@@ -74,7 +77,8 @@ fn broken_cases_name_file_and_line() {
         let out = render(&name, &std::fs::read(&p).unwrap());
         for line in out.lines().filter(|l| l.contains("parsing [")) {
             assert!(
-                line.contains(&format!("parsing [{name}:")) || line.contains(&format!("Parsing [{name}:")),
+                line.contains(&format!("parsing [{name}:"))
+                    || line.contains(&format!("Parsing [{name}:")),
                 "{line}"
             );
         }

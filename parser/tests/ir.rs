@@ -9,7 +9,8 @@ use parser::{load_str, LoadOptions, Loaded};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-const HEAD: &str = "defaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
+const HEAD: &str =
+    "defaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
 
 fn opts() -> LoadOptions {
     LoadOptions {
@@ -61,11 +62,17 @@ fn defaults_reset_per_section_and_apply_by_capability() {
     assert_eq!(a.maxconn.as_deref(), Some(&500));
     assert_eq!(*a.mode, Mode::Http);
     let f = c.proxy("f").unwrap();
-    assert!(f.options.httpclose.is_none(), "second defaults section starts over");
+    assert!(
+        f.options.httpclose.is_none(),
+        "second defaults section starts over"
+    );
     assert_eq!(*f.mode, Mode::Tcp);
     assert_eq!(f.maxconn.as_deref(), Some(&2000), "built-in -N value");
     assert_eq!(f.timeouts.client.as_deref(), Some(&2000));
-    assert!(f.timeouts.server.is_none(), "server timeout is backend-only");
+    assert!(
+        f.timeouts.server.is_none(),
+        "server timeout is backend-only"
+    );
     let b = c.backend("b").unwrap();
     assert_eq!(b.timeouts.server.as_deref(), Some(&3000));
     assert!(b.timeouts.client.is_none());
@@ -105,7 +112,10 @@ fn legacy_names_map_to_modern_fields() {
     let deprecated = l
         .report
         .warnings()
-        .filter(|d| d.text.contains("is deprecated, please use 'option redispatch'"))
+        .filter(|d| {
+            d.text
+                .contains("is deprecated, please use 'option redispatch'")
+        })
         .count();
     assert_eq!(deprecated, 2);
 }
@@ -141,8 +151,14 @@ fn header_addresses_and_binds() {
     assert_eq!(a.binds[0].ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     assert_eq!((a.binds[1].port_lo, a.binds[1].port_hi), (8000, 8002));
     assert_eq!(a.binds[0].id, Some(1));
-    assert_eq!(a.binds[1].id, None, "a range has one id per port at run time");
-    assert_eq!(a.binds[3].ip, Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)));
+    assert_eq!(
+        a.binds[1].id, None,
+        "a range has one id per port at run time"
+    );
+    assert_eq!(
+        a.binds[3].ip,
+        Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+    );
     let last = &a.binds[4];
     assert!(last.transparent && last.defer_accept);
     assert_eq!(last.mss, Some(1400));
@@ -153,7 +169,8 @@ fn header_addresses_and_binds() {
 #[test]
 fn bracketed_ipv6_is_not_1_4_syntax() {
     // 1.4 takes everything before the last colon as the address: "[::1]" is invalid
-    assert!(err(&format!("{HEAD}listen a\n bind [::1]:443\n")).contains("Invalid server address: '[::1]'"));
+    assert!(err(&format!("{HEAD}listen a\n bind [::1]:443\n"))
+        .contains("Invalid server address: '[::1]'"));
 }
 
 #[test]
@@ -186,10 +203,19 @@ fn acl_criteria_and_conditions() {
     }
     assert!(matches!(&def("a").exprs[1].matcher, Matcher::End(s) if s.icase == [false]));
     match &def("n").exprs[0].matcher {
-        Matcher::Int(r) => assert_eq!(r, &[IntRange { min: Some(2), max: None }]),
+        Matcher::Int(r) => assert_eq!(
+            r,
+            &[IntRange {
+                min: Some(2),
+                max: None
+            }]
+        ),
         m => panic!("{m:?}"),
     }
-    assert_eq!(def("n").exprs[0].fetch, Fetch::HdrCnt(Some("x-forwarded-for".into())));
+    assert_eq!(
+        def("n").exprs[0].fetch,
+        Fetch::HdrCnt(Some("x-forwarded-for".into()))
+    );
     match &def("v").exprs[0].matcher {
         Matcher::Version(r) => assert_eq!(r[0].min, Some((3 << 16) | 1)),
         m => panic!("{m:?}"),
@@ -197,7 +223,13 @@ fn acl_criteria_and_conditions() {
     match &def("m").exprs[0].matcher {
         Matcher::Method(v) => {
             assert_eq!(v[0], MethodPattern::Get);
-            assert_eq!(v[1], MethodPattern::Other { name: b"put".to_vec(), icase: false });
+            assert_eq!(
+                v[1],
+                MethodPattern::Other {
+                    name: b"put".to_vec(),
+                    icase: false
+                }
+            );
         }
         m => panic!("{m:?}"),
     }
@@ -254,11 +286,22 @@ fn predefined_acl_can_be_declared_first() {
 
 #[test]
 fn acl_and_condition_errors() {
-    assert!(err(&format!("{HEAD}frontend f :80\n use_backend b if nosuch\nbackend b\n")).contains("error detected while parsing switching rule."));
-    assert!(err(&format!("{HEAD}frontend f :80\n acl x foo_bar 1\n")).contains("error detected while parsing ACL 'x'."));
-    assert!(err(&format!("{HEAD}frontend f :80\n acl x hdr_reg(a) ([a-z]+)\\1\n")).contains("back-references"));
-    assert!(err(&format!("{HEAD}frontend f :80\n block if {{ src 1.2.3.4\n")).contains("blocking condition"));
-    assert!(err(&format!("{HEAD}defaults\n acl x src 1.2.3.4\n")).contains("'acl' not allowed in 'defaults' section."));
+    assert!(err(&format!(
+        "{HEAD}frontend f :80\n use_backend b if nosuch\nbackend b\n"
+    ))
+    .contains("error detected while parsing switching rule."));
+    assert!(err(&format!("{HEAD}frontend f :80\n acl x foo_bar 1\n"))
+        .contains("error detected while parsing ACL 'x'."));
+    assert!(err(&format!(
+        "{HEAD}frontend f :80\n acl x hdr_reg(a) ([a-z]+)\\1\n"
+    ))
+    .contains("back-references"));
+    assert!(
+        err(&format!("{HEAD}frontend f :80\n block if {{ src 1.2.3.4\n"))
+            .contains("blocking condition")
+    );
+    assert!(err(&format!("{HEAD}defaults\n acl x src 1.2.3.4\n"))
+        .contains("'acl' not allowed in 'defaults' section."));
 }
 
 #[test]
@@ -275,8 +318,15 @@ fn servers_default_server_and_checks() {
     let a = c.proxy("a").unwrap();
     let s = &a.servers;
     assert_eq!(s[0].addr.port, ServerPort::Same);
-    assert_eq!(s[0].check_port, Some(8080), "listener port when the server has none");
-    assert_eq!((s[0].inter, s[0].fastinter, s[0].downinter), (3000, Some(1000), Some(10000)));
+    assert_eq!(
+        s[0].check_port,
+        Some(8080),
+        "listener port when the server has none"
+    );
+    assert_eq!(
+        (s[0].inter, s[0].fastinter, s[0].downinter),
+        (3000, Some(1000), Some(10000))
+    );
     assert_eq!((s[0].rise, s[0].fall, s[0].weight), (4, 5, 20));
     assert_eq!(s[0].maxconn, 50);
     assert_eq!(s[0].minconn, 50, "minconn follows maxconn");
@@ -289,16 +339,29 @@ fn servers_default_server_and_checks() {
     assert_eq!(s[1].weight, 0);
     assert_eq!(s[2].addr.ip, None, "0.0.0.0 = the client's destination");
     assert_eq!(s[2].addr.port, ServerPort::Offset(-1));
-    assert_eq!(s[2].check_addr, Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 30))));
+    assert_eq!(
+        s[2].check_addr,
+        Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 30)))
+    );
     assert_eq!(s[2].check_port, Some(8888), "port of 'addr'");
     assert_eq!(s[2].id, Some(7));
     assert_eq!(s[3].redir.as_deref(), Some("http://x"));
-    assert_eq!(s[3].cookie.as_deref(), Some(""), "cookie without a value is accepted");
+    assert_eq!(
+        s[3].cookie.as_deref(),
+        Some(""),
+        "cookie without a value is accepted"
+    );
     let src = s[3].source.as_ref().unwrap();
     assert_eq!((src.port_lo, src.port_hi), (1000, 2000));
     assert_eq!(src.usesrc, Some(UseSrc::ClientIp));
     assert_eq!(s[3].observe, Some(Observe::Layer4));
-    assert_eq!(s[4].track, Some(ServerRef { proxy: None, server: "s1".into() }));
+    assert_eq!(
+        s[4].track,
+        Some(ServerRef {
+            proxy: None,
+            server: "s1".into()
+        })
+    );
     assert_eq!((s[4].minconn, s[4].maxconn, s[4].maxqueue), (5, 50, 9));
     let ids: Vec<u32> = s.iter().map(|x| x.id.unwrap()).collect();
     assert_eq!(ids, vec![1, 2, 7, 4, 5]);
@@ -317,16 +380,26 @@ fn balance_and_hash_type() {
     // 1.4 copies the algorithm from defaults but not the uri options
     assert_eq!(
         *c.backend("a").unwrap().balance,
-        Balance::Uri { len: None, depth: None, whole: false }
+        Balance::Uri {
+            len: None,
+            depth: None,
+            whole: false
+        }
     );
     assert_eq!(*c.backend("a").unwrap().hash_type, HashType::Consistent);
     assert_eq!(
         *c.backend("b").unwrap().balance,
-        Balance::Hdr { name: "Host".into(), use_domain_only: true }
+        Balance::Hdr {
+            name: "Host".into(),
+            use_domain_only: true
+        }
     );
     assert_eq!(
         *c.backend("c").unwrap().balance,
-        Balance::UrlParam { name: "sid".into(), check_post: Some(48) }
+        Balance::UrlParam {
+            name: "sid".into(),
+            check_post: Some(48)
+        }
     );
 }
 
@@ -355,7 +428,13 @@ fn cookie_appsession_and_stick() {
     assert_eq!(st.expire, Some(600_000));
     let r = &a.stick_rules[0];
     assert_eq!(r.kind, StickRuleKind::Match);
-    assert_eq!(r.pattern.fetch, PatternFetch::Hdr { name: "x-user".into(), occ: -1 });
+    assert_eq!(
+        r.pattern.fetch,
+        PatternFetch::Hdr {
+            name: "x-user".into(),
+            occ: -1
+        }
+    );
     assert_eq!(r.pattern.converters, vec![Converter::Upper]);
     assert_eq!(r.table.as_deref(), Some("a"));
     assert!(r.cond.is_some());
@@ -375,8 +454,14 @@ fn stats_are_copied_to_frontends_and_detached_on_change() {
     assert_eq!(a.realm.as_deref(), Some("R"));
     let b = c.proxy("b").unwrap().stats.as_ref().unwrap();
     assert_eq!(b.uri, "/x");
-    assert!(b.auth.is_empty(), "1.4 starts over when a proxy changes its stats");
-    assert!(c.proxy("c").unwrap().stats.is_none(), "backends do not inherit stats");
+    assert!(
+        b.auth.is_empty(),
+        "1.4 starts over when a proxy changes its stats"
+    );
+    assert!(
+        c.proxy("c").unwrap().stats.is_none(),
+        "backends do not inherit stats"
+    );
 }
 
 #[test]
@@ -400,8 +485,14 @@ fn rules_filters_redirects_and_errors() {
     assert_eq!(f.req_filters.len(), 2);
     assert!(f.req_filters[0].icase);
     assert!(f.req_filters[0].regex.is_match(b"host: example"));
-    assert_eq!(f.req_filters[0].action, FilterAction::Replace(b"Host: \\1".to_vec()));
-    assert_eq!(f.req_filters[1].action, FilterAction::SetBackend("b".into()));
+    assert_eq!(
+        f.req_filters[0].action,
+        FilterAction::Replace(b"Host: \\1".to_vec())
+    );
+    assert_eq!(
+        f.req_filters[1].action,
+        FilterAction::SetBackend("b".into())
+    );
     assert_eq!(f.reqadd[0].line, b"X-A: 1".to_vec());
     assert_eq!(f.rsp_filters[0].action, FilterAction::Deny);
     let r = &f.redirects[0];
@@ -410,7 +501,12 @@ fn rules_filters_redirects_and_errors() {
     assert!(r.drop_query && r.append_slash);
     assert_eq!(r.cookie, Some(RedirectCookie::Set("S=1".into())));
     assert!(r.cond.as_ref().unwrap().unless);
-    assert_eq!(f.http_request[0].action, HttpReqAction::Auth { realm: Some("Area 51".into()) });
+    assert_eq!(
+        f.http_request[0].action,
+        HttpReqAction::Auth {
+            realm: Some("Area 51".into())
+        }
+    );
     assert_eq!(f.tcp_inspect_delay.as_deref(), Some(&5000));
     assert!(!f.tcp_request[0].accept);
     let e503 = f.errors.iter().find(|e| e.status == 503).unwrap();
@@ -419,7 +515,13 @@ fn rules_filters_redirects_and_errors() {
         b => panic!("{b:?}"),
     }
     let e403 = f.errors.iter().find(|e| e.status == 403).unwrap();
-    assert_eq!(e403.body, ErrorBody::Location { code: 303, url: "http://x/forbidden".into() });
+    assert_eq!(
+        e403.body,
+        ErrorBody::Location {
+            code: 303,
+            url: "http://x/forbidden".into()
+        }
+    );
 }
 
 #[test]
@@ -432,7 +534,11 @@ fn health_checks() {
     let a = c.backend("a").unwrap();
     assert_eq!(
         *a.check,
-        CheckKind::Http { method: "HEAD".into(), uri: "/ping".into(), version: "HTTP/1.1\r\nHost: x".into() }
+        CheckKind::Http {
+            method: "HEAD".into(),
+            uri: "/ping".into(),
+            version: "HTTP/1.1\r\nHost: x".into()
+        }
     );
     let ex = a.http_check.expect.as_ref().unwrap();
     assert!(ex.negate);
@@ -440,12 +546,19 @@ fn health_checks() {
     assert!(a.http_check.send_state.is_some());
     assert_eq!(
         *c.backend("b").unwrap().check,
-        CheckKind::Smtp { verb: "EHLO".into(), domain: "mail.local".into() }
+        CheckKind::Smtp {
+            verb: "EHLO".into(),
+            domain: "mail.local".into()
+        }
     );
     let cc = c.backend("c").unwrap();
     assert_eq!(
         *cc.check,
-        CheckKind::Http { method: "OPTIONS".into(), uri: "/status".into(), version: "HTTP/1.0".into() }
+        CheckKind::Http {
+            method: "OPTIONS".into(),
+            uri: "/status".into(),
+            version: "HTTP/1.0".into()
+        }
     );
     assert!(cc.http_check.disable_on_404.is_some());
 }
@@ -461,7 +574,10 @@ fn forwardfor_except_and_smart_accept() {
     assert!(ff.if_none);
     // 1.4 keeps the except network across re-declarations
     assert_eq!(ff.except.map(|n| n.prefix), Some(8));
-    assert!(f.options.tcp_smart_accept.is_some(), "automatic in HTTP mode");
+    assert!(
+        f.options.tcp_smart_accept.is_some(),
+        "automatic in HTTP mode"
+    );
     assert!(c.proxy("g").unwrap().options.tcp_smart_accept.is_none());
 }
 
@@ -495,15 +611,28 @@ fn global_keywords() {
     let g = &c.global;
     assert!(g.daemon.is_some() && g.quiet.is_some() && g.debug.is_some());
     assert_eq!(g.nbproc.as_deref(), Some(&2));
-    assert_eq!(g.log_send_hostname.as_ref().map(|h| h.node.clone()), Some(None));
+    assert_eq!(
+        g.log_send_hostname.as_ref().map(|h| h.node.clone()),
+        Some(None)
+    );
     assert_eq!(g.description.as_deref().map(String::as_str), Some("a b"));
     assert_eq!(g.tune.bufsize.as_deref(), Some(&8192));
-    assert_eq!(g.tune.maxrewrite.as_deref(), Some(&4096), "capped at half the buffer");
+    assert_eq!(
+        g.tune.maxrewrite.as_deref(),
+        Some(&4096),
+        "capped at half the buffer"
+    );
     assert_eq!(g.tune.maxaccept.as_deref(), Some(&-1));
     let s = g.stats_socket.as_ref().unwrap();
-    assert_eq!((s.uid, s.gid, s.mode, s.level), (Some(1), Some(2), Some(0o660), CliLevel::User));
+    assert_eq!(
+        (s.uid, s.gid, s.mode, s.level),
+        (Some(1), Some(2), Some(0o660), CliLevel::User)
+    );
     assert_eq!(g.uid.as_deref(), Some(&33));
-    assert_eq!(c.proxy("a").unwrap().bind_process.as_ref().map(|b| b.0), Some(1));
+    assert_eq!(
+        c.proxy("a").unwrap().bind_process.as_ref().map(|b| b.0),
+        Some(1)
+    );
 }
 
 #[test]
@@ -512,7 +641,10 @@ fn non_fatal_alerts_keep_the_configuration() {
     let l = load("global\n maxconn 10\n maxconn 20\ndefaults\n mode http\n timeout connect 1\n timeout client 1\n timeout server 1\nlisten a :80\n server s 127.0.0.1:1\n");
     assert!(l.config.is_some());
     assert_eq!(l.config.unwrap().global.maxconn.as_deref(), Some(&10));
-    assert!(l.report.warnings().any(|d| d.text == "'maxconn' already specified. Continuing."));
+    assert!(l
+        .report
+        .warnings()
+        .any(|d| d.text == "'maxconn' already specified. Continuing."));
 }
 
 #[test]
@@ -520,7 +652,10 @@ fn files_are_read_in_order_and_unreadable_files_are_fatal() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let l = parser::load_files(&[dir.join("does-not-exist.cfg")], &opts());
     assert!(l.config.is_none());
-    assert!(l.report.render("-").contains("Could not open configuration file"));
+    assert!(l
+        .report
+        .render("-")
+        .contains("Could not open configuration file"));
 }
 
 #[test]
@@ -533,7 +668,10 @@ fn ten_thousand_lines_load_quickly() {
         ));
     }
     for i in 0..2000 {
-        s.push_str(&format!("backend b{i}\n server s{i} 127.0.0.1:{}\n balance roundrobin\n", 1000 + i));
+        s.push_str(&format!(
+            "backend b{i}\n server s{i} 127.0.0.1:{}\n balance roundrobin\n",
+            1000 + i
+        ));
     }
     assert!(s.lines().count() >= 10_000);
     let t = std::time::Instant::now();

@@ -6,8 +6,7 @@ use std::path::Path;
 #[test]
 fn every_keyword_is_documented() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/compatibility.md");
-    let doc = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut missing = Vec::new();
     let mut n = 0;
     for k in parser::keywords() {
@@ -18,6 +17,10 @@ fn every_keyword_is_documented() {
         }
     }
     assert!(n > 250, "only {n} keywords");
-    assert!(missing.is_empty(), "rows missing from docs/compatibility.md:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "rows missing from docs/compatibility.md:\n{}",
+        missing.join("\n")
+    );
     assert!(doc.contains("## Departures"));
 }

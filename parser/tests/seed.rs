@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 fn load_seed() -> Config {
     let path = common::shared_dir().join("examples/seed-1.4.cfg");
-    let loaded = load_files(&[path.clone()], &LoadOptions::default());
+    let loaded = load_files(std::slice::from_ref(&path), &LoadOptions::default());
     let diags = &loaded.report.diags;
     assert_eq!(
         diags.len(),
@@ -91,7 +91,11 @@ fn proxies_in_order_with_defaults() {
             assert!(p.options.abortonclose.is_some(), "{}", p.name);
         }
     }
-    let ids: Vec<u32> = c.proxies.iter().map(|p| p.id.as_ref().unwrap().node).collect();
+    let ids: Vec<u32> = c
+        .proxies
+        .iter()
+        .map(|p| p.id.as_ref().unwrap().node)
+        .collect();
     assert_eq!(ids, (1..=8).collect::<Vec<_>>());
 }
 
@@ -109,12 +113,18 @@ fn stats_listener() {
     assert_eq!(st.uri, "/qhappy_stats");
     assert_eq!(st.realm.as_deref(), Some("9ai9.net Qhappy"));
     assert_eq!(st.auth.len(), 1);
-    assert_eq!(st.auth[0].node, ("qhappy".to_string(), "qhappy".to_string()));
+    assert_eq!(
+        st.auth[0].node,
+        ("qhappy".to_string(), "qhappy".to_string())
+    );
     assert_eq!(st.refresh, Some(5));
     assert_eq!(p.logs.len(), 1);
     assert_eq!(p.logs[0].max_level, 3, "local0 err");
     let mon = c.proxy("site_status").unwrap();
-    assert_eq!(mon.monitor_uri.as_deref().map(String::as_str), Some("/site_status"));
+    assert_eq!(
+        mon.monitor_uri.as_deref().map(String::as_str),
+        Some("/site_status")
+    );
     assert!(mon.stats.is_none());
 }
 
@@ -150,7 +160,15 @@ fn content_switching_frontend() {
     assert!(r[0].is_match(b"cookieX9ai9Ynet:8080"), "dot is any byte");
     assert_eq!(fe.use_backends.len(), 4);
     let targets: Vec<&str> = fe.use_backends.iter().map(|u| u.backend.as_str()).collect();
-    assert_eq!(targets, ["COOKIE_srv", "SOURCE_srv", "APPSESSION_srv", "NOSESSION_srv"]);
+    assert_eq!(
+        targets,
+        [
+            "COOKIE_srv",
+            "SOURCE_srv",
+            "APPSESSION_srv",
+            "NOSESSION_srv"
+        ]
+    );
     for (i, u) in fe.use_backends.iter().enumerate() {
         assert!(!u.cond.unless);
         assert_eq!(u.cond.terms.len(), 1);

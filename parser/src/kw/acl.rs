@@ -66,79 +66,354 @@ macro_rules! c {
 
 /// Every criterion 1.4.25 registers.
 pub static CRITERIA: &[Criterion] = &[
-    c!("acl always_true", Bool, |_| Fetch::AlwaysTrue, "always matches"),
-    c!("acl always_false", Bool, |_| Fetch::AlwaysFalse, "never matches"),
-    c!("acl wait_end", Bool, |_| Fetch::WaitEnd, "true once the inspect delay has expired"),
+    c!(
+        "acl always_true",
+        Bool,
+        |_| Fetch::AlwaysTrue,
+        "always matches"
+    ),
+    c!(
+        "acl always_false",
+        Bool,
+        |_| Fetch::AlwaysFalse,
+        "never matches"
+    ),
+    c!(
+        "acl wait_end",
+        Bool,
+        |_| Fetch::WaitEnd,
+        "true once the inspect delay has expired"
+    ),
     c!("acl src", Ip, |_| Fetch::Src, "client IPv4 address"),
-    c!("acl dst", Ip, |_| Fetch::Dst, "local address the client connected to"),
+    c!(
+        "acl dst",
+        Ip,
+        |_| Fetch::Dst,
+        "local address the client connected to"
+    ),
     c!("acl src_port", Int, |_| Fetch::SrcPort, "client port"),
-    c!("acl dst_port", Int, |_| Fetch::DstPort, "local port the client connected to"),
-    c!("acl dst_conn", Int, |_| Fetch::DstConn, "connections on the listening socket"),
+    c!(
+        "acl dst_port",
+        Int,
+        |_| Fetch::DstPort,
+        "local port the client connected to"
+    ),
+    c!(
+        "acl dst_conn",
+        Int,
+        |_| Fetch::DstConn,
+        "connections on the listening socket"
+    ),
     c!("acl fe_id", Int, |_| Fetch::FeId, "frontend numeric id"),
     c!("acl be_id", Int, |_| Fetch::BeId, "backend numeric id"),
-    c!("acl so_id", Int, |_| Fetch::SoId, "listening socket numeric id"),
+    c!(
+        "acl so_id",
+        Int,
+        |_| Fetch::SoId,
+        "listening socket numeric id"
+    ),
     c!("acl srv_id", Int, |_| Fetch::SrvId, "server numeric id"),
-    c!("acl fe_conn", Int, Fetch::FeConn, "current connections on a frontend"),
-    c!("acl be_conn", Int, Fetch::BeConn, "current connections on a backend"),
-    c!("acl fe_sess_rate", Int, Fetch::FeSessRate, "new sessions per second on a frontend"),
-    c!("acl be_sess_rate", Int, Fetch::BeSessRate, "new sessions per second on a backend"),
-    c!("acl nbsrv", Int, Fetch::NbSrv, "usable servers of a backend"),
-    c!("acl connslots", Int, Fetch::ConnSlots, "free connection and queue slots of a backend"),
-    c!("acl queue", Int, Fetch::Queue, "queued connections of a backend"),
-    c!("acl avg_queue", Int, Fetch::AvgQueue, "queued connections per usable server"),
-    c!("acl srv_is_up", Bool, srv_ref, "server [<backend>/]<server> is UP"),
-    c!("acl req_len", Int, |_| Fetch::ReqLen, "bytes of request data buffered"),
-    c!("acl req_proto_http", Bool, |_| Fetch::ReqProtoHttp, "the buffered data is a valid HTTP request"),
-    c!("acl req_ssl_ver", Ver, |_| Fetch::ReqSslVer, "SSL/TLS version of the client hello (3.1 = TLSv1)"),
-    c!("acl req_rdp_cookie", Str, Fetch::ReqRdpCookie, "RDP cookie value"),
-    c!("acl req_rdp_cookie_cnt", Int, Fetch::ReqRdpCookieCnt, "number of RDP cookies"),
+    c!(
+        "acl fe_conn",
+        Int,
+        Fetch::FeConn,
+        "current connections on a frontend"
+    ),
+    c!(
+        "acl be_conn",
+        Int,
+        Fetch::BeConn,
+        "current connections on a backend"
+    ),
+    c!(
+        "acl fe_sess_rate",
+        Int,
+        Fetch::FeSessRate,
+        "new sessions per second on a frontend"
+    ),
+    c!(
+        "acl be_sess_rate",
+        Int,
+        Fetch::BeSessRate,
+        "new sessions per second on a backend"
+    ),
+    c!(
+        "acl nbsrv",
+        Int,
+        Fetch::NbSrv,
+        "usable servers of a backend"
+    ),
+    c!(
+        "acl connslots",
+        Int,
+        Fetch::ConnSlots,
+        "free connection and queue slots of a backend"
+    ),
+    c!(
+        "acl queue",
+        Int,
+        Fetch::Queue,
+        "queued connections of a backend"
+    ),
+    c!(
+        "acl avg_queue",
+        Int,
+        Fetch::AvgQueue,
+        "queued connections per usable server"
+    ),
+    c!(
+        "acl srv_is_up",
+        Bool,
+        srv_ref,
+        "server [<backend>/]<server> is UP"
+    ),
+    c!(
+        "acl req_len",
+        Int,
+        |_| Fetch::ReqLen,
+        "bytes of request data buffered"
+    ),
+    c!(
+        "acl req_proto_http",
+        Bool,
+        |_| Fetch::ReqProtoHttp,
+        "the buffered data is a valid HTTP request"
+    ),
+    c!(
+        "acl req_ssl_ver",
+        Ver,
+        |_| Fetch::ReqSslVer,
+        "SSL/TLS version of the client hello (3.1 = TLSv1)"
+    ),
+    c!(
+        "acl req_rdp_cookie",
+        Str,
+        Fetch::ReqRdpCookie,
+        "RDP cookie value"
+    ),
+    c!(
+        "acl req_rdp_cookie_cnt",
+        Int,
+        Fetch::ReqRdpCookieCnt,
+        "number of RDP cookies"
+    ),
     c!("acl method", Meth, |_| Fetch::Method, "HTTP method"),
-    c!("acl req_ver", Str, |_| Fetch::ReqVer, "HTTP request version (e.g. 1.1)"),
-    c!("acl resp_ver", Str, |_| Fetch::RespVer, "HTTP response version"),
-    c!("acl status", Int, |_| Fetch::Status, "HTTP response status code"),
+    c!(
+        "acl req_ver",
+        Str,
+        |_| Fetch::ReqVer,
+        "HTTP request version (e.g. 1.1)"
+    ),
+    c!(
+        "acl resp_ver",
+        Str,
+        |_| Fetch::RespVer,
+        "HTTP response version"
+    ),
+    c!(
+        "acl status",
+        Int,
+        |_| Fetch::Status,
+        "HTTP response status code"
+    ),
     c!("acl url", Str, |_| Fetch::Url, "request URI, exact"),
     c!("acl url_beg", Beg, |_| Fetch::Url, "request URI, prefix"),
     c!("acl url_end", End, |_| Fetch::Url, "request URI, suffix"),
     c!("acl url_sub", Sub, |_| Fetch::Url, "request URI, substring"),
-    c!("acl url_dir", Dir, |_| Fetch::Url, "request URI, /-delimited word"),
-    c!("acl url_dom", Dom, |_| Fetch::Url, "request URI, domain word"),
+    c!(
+        "acl url_dir",
+        Dir,
+        |_| Fetch::Url,
+        "request URI, /-delimited word"
+    ),
+    c!(
+        "acl url_dom",
+        Dom,
+        |_| Fetch::Url,
+        "request URI, domain word"
+    ),
     c!("acl url_reg", Reg, |_| Fetch::Url, "request URI, regex"),
     c!("acl url_len", Len, |_| Fetch::Url, "request URI length"),
-    c!("acl url_ip", Ip, |_| Fetch::UrlIp, "IP address of an absolute URI"),
-    c!("acl url_port", Int, |_| Fetch::UrlPort, "port of an absolute URI (80 by default)"),
+    c!(
+        "acl url_ip",
+        Ip,
+        |_| Fetch::UrlIp,
+        "IP address of an absolute URI"
+    ),
+    c!(
+        "acl url_port",
+        Int,
+        |_| Fetch::UrlPort,
+        "port of an absolute URI (80 by default)"
+    ),
     c!("acl hdr", Str, Fetch::Hdr, "request header values, exact"),
-    c!("acl hdr_reg", Reg, Fetch::Hdr, "request header values, regex"),
-    c!("acl hdr_beg", Beg, Fetch::Hdr, "request header values, prefix"),
-    c!("acl hdr_end", End, Fetch::Hdr, "request header values, suffix"),
-    c!("acl hdr_sub", Sub, Fetch::Hdr, "request header values, substring"),
-    c!("acl hdr_dir", Dir, Fetch::Hdr, "request header values, /-delimited word"),
-    c!("acl hdr_dom", Dom, Fetch::Hdr, "request header values, domain word"),
-    c!("acl hdr_cnt", Int, Fetch::HdrCnt, "number of request header values"),
-    c!("acl hdr_len", Len, Fetch::Hdr, "request header value length"),
-    c!("acl hdr_val", Int, Fetch::HdrVal, "request header value as an integer"),
-    c!("acl hdr_ip", Ip, Fetch::HdrIp, "request header value as an IPv4 address"),
-    c!("acl shdr", Str, Fetch::Shdr, "response header values, exact"),
-    c!("acl shdr_reg", Reg, Fetch::Shdr, "response header values, regex"),
-    c!("acl shdr_beg", Beg, Fetch::Shdr, "response header values, prefix"),
-    c!("acl shdr_end", End, Fetch::Shdr, "response header values, suffix"),
-    c!("acl shdr_sub", Sub, Fetch::Shdr, "response header values, substring"),
-    c!("acl shdr_dir", Dir, Fetch::Shdr, "response header values, /-delimited word"),
-    c!("acl shdr_dom", Dom, Fetch::Shdr, "response header values, domain word"),
-    c!("acl shdr_cnt", Int, Fetch::ShdrCnt, "number of response header values"),
-    c!("acl shdr_len", Len, Fetch::Shdr, "response header value length"),
-    c!("acl shdr_val", Int, Fetch::ShdrVal, "response header value as an integer"),
-    c!("acl shdr_ip", Ip, Fetch::ShdrIp, "response header value as an IPv4 address"),
+    c!(
+        "acl hdr_reg",
+        Reg,
+        Fetch::Hdr,
+        "request header values, regex"
+    ),
+    c!(
+        "acl hdr_beg",
+        Beg,
+        Fetch::Hdr,
+        "request header values, prefix"
+    ),
+    c!(
+        "acl hdr_end",
+        End,
+        Fetch::Hdr,
+        "request header values, suffix"
+    ),
+    c!(
+        "acl hdr_sub",
+        Sub,
+        Fetch::Hdr,
+        "request header values, substring"
+    ),
+    c!(
+        "acl hdr_dir",
+        Dir,
+        Fetch::Hdr,
+        "request header values, /-delimited word"
+    ),
+    c!(
+        "acl hdr_dom",
+        Dom,
+        Fetch::Hdr,
+        "request header values, domain word"
+    ),
+    c!(
+        "acl hdr_cnt",
+        Int,
+        Fetch::HdrCnt,
+        "number of request header values"
+    ),
+    c!(
+        "acl hdr_len",
+        Len,
+        Fetch::Hdr,
+        "request header value length"
+    ),
+    c!(
+        "acl hdr_val",
+        Int,
+        Fetch::HdrVal,
+        "request header value as an integer"
+    ),
+    c!(
+        "acl hdr_ip",
+        Ip,
+        Fetch::HdrIp,
+        "request header value as an IPv4 address"
+    ),
+    c!(
+        "acl shdr",
+        Str,
+        Fetch::Shdr,
+        "response header values, exact"
+    ),
+    c!(
+        "acl shdr_reg",
+        Reg,
+        Fetch::Shdr,
+        "response header values, regex"
+    ),
+    c!(
+        "acl shdr_beg",
+        Beg,
+        Fetch::Shdr,
+        "response header values, prefix"
+    ),
+    c!(
+        "acl shdr_end",
+        End,
+        Fetch::Shdr,
+        "response header values, suffix"
+    ),
+    c!(
+        "acl shdr_sub",
+        Sub,
+        Fetch::Shdr,
+        "response header values, substring"
+    ),
+    c!(
+        "acl shdr_dir",
+        Dir,
+        Fetch::Shdr,
+        "response header values, /-delimited word"
+    ),
+    c!(
+        "acl shdr_dom",
+        Dom,
+        Fetch::Shdr,
+        "response header values, domain word"
+    ),
+    c!(
+        "acl shdr_cnt",
+        Int,
+        Fetch::ShdrCnt,
+        "number of response header values"
+    ),
+    c!(
+        "acl shdr_len",
+        Len,
+        Fetch::Shdr,
+        "response header value length"
+    ),
+    c!(
+        "acl shdr_val",
+        Int,
+        Fetch::ShdrVal,
+        "response header value as an integer"
+    ),
+    c!(
+        "acl shdr_ip",
+        Ip,
+        Fetch::ShdrIp,
+        "response header value as an IPv4 address"
+    ),
     c!("acl path", Str, |_| Fetch::Path, "request path, exact"),
     c!("acl path_reg", Reg, |_| Fetch::Path, "request path, regex"),
     c!("acl path_beg", Beg, |_| Fetch::Path, "request path, prefix"),
     c!("acl path_end", End, |_| Fetch::Path, "request path, suffix"),
-    c!("acl path_sub", Sub, |_| Fetch::Path, "request path, substring"),
-    c!("acl path_dir", Dir, |_| Fetch::Path, "request path, /-delimited word"),
-    c!("acl path_dom", Dom, |_| Fetch::Path, "request path, domain word"),
+    c!(
+        "acl path_sub",
+        Sub,
+        |_| Fetch::Path,
+        "request path, substring"
+    ),
+    c!(
+        "acl path_dir",
+        Dir,
+        |_| Fetch::Path,
+        "request path, /-delimited word"
+    ),
+    c!(
+        "acl path_dom",
+        Dom,
+        |_| Fetch::Path,
+        "request path, domain word"
+    ),
     c!("acl path_len", Len, |_| Fetch::Path, "request path length"),
-    c!("acl http_auth", Bool, |a| Fetch::HttpAuth(a.unwrap_or_default()), "valid Basic credentials in userlist <arg>"),
-    c!("acl http_auth_group", Groups, |a| Fetch::HttpAuthGroup(a.unwrap_or_default()), "credentials of a user in one of the groups"),
-    c!("acl http_first_req", Bool, |_| Fetch::HttpFirstReq, "first request of the connection"),
+    c!(
+        "acl http_auth",
+        Bool,
+        |a| Fetch::HttpAuth(a.unwrap_or_default()),
+        "valid Basic credentials in userlist <arg>"
+    ),
+    c!(
+        "acl http_auth_group",
+        Groups,
+        |a| Fetch::HttpAuthGroup(a.unwrap_or_default()),
+        "credentials of a user in one of the groups"
+    ),
+    c!(
+        "acl http_first_req",
+        Bool,
+        |_| Fetch::HttpFirstReq,
+        "first request of the connection"
+    ),
 ];
 
 fn srv_ref(a: Option<String>) -> Fetch {
@@ -741,7 +1016,10 @@ mod tests {
         // 1.4 quirk: an open upper bound reads as 0
         assert_eq!(ints(&["10:"]), vec![r(Some(10), Some(0))]);
         assert_eq!(ints(&["gt", "0"]), vec![r(Some(1), None)]);
-        assert_eq!(ints(&["ge", "2", "5"]), vec![r(Some(2), None), r(Some(5), None)]);
+        assert_eq!(
+            ints(&["ge", "2", "5"]),
+            vec![r(Some(2), None), r(Some(5), None)]
+        );
         assert_eq!(ints(&["lt", "10"]), vec![r(None, Some(9))]);
         assert_eq!(ints(&["le", "10"]), vec![r(None, Some(10))]);
         assert_eq!(ints(&["eq", "7"]), vec![r(Some(7), Some(7))]);
@@ -750,7 +1028,10 @@ mod tests {
             icase: false,
             op: 0,
         };
-        assert!(parse_int(&[b"gt", b"1:3"], &mut st).is_none(), "range with operator");
+        assert!(
+            parse_int(&[b"gt", b"1:3"], &mut st).is_none(),
+            "range with operator"
+        );
         assert!(parse_int(&[b"abc"], &mut st).is_none());
         // 1.4 only reads operators before digits, so ":3" is refused
         assert!(parse_int(&[b":3"], &mut st).is_none());
@@ -792,10 +1073,7 @@ mod tests {
         let mut p = Parser::new(&opts);
         for (name, words) in PREDEFINED {
             let w: Vec<&[u8]> = words.iter().map(|s| s.as_bytes()).collect();
-            assert!(
-                parse_expr(&mut p, &Span::builtin(), &w).is_some(),
-                "{name}"
-            );
+            assert!(parse_expr(&mut p, &Span::builtin(), &w).is_some(), "{name}");
         }
     }
 }

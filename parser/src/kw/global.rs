@@ -46,40 +46,140 @@ macro_rules! kw {
 }
 
 pub static KEYWORDS: &[GlobalKw] = &[
-    kw!("chroot", chroot, "chroot to this directory before dropping privileges"),
-    kw!("daemon", |p, l| p.g.ir.daemon = Some(l.span.clone()), "fork into the background (= -D)"),
-    kw!("debug", |p, l| p.g.ir.debug = Some(l.span.clone()), "debug mode: stay in foreground and dump traffic (= -d)"),
-    kw!("description", description, "free text shown on the stats page"),
+    kw!(
+        "chroot",
+        chroot,
+        "chroot to this directory before dropping privileges"
+    ),
+    kw!(
+        "daemon",
+        |p, l| p.g.ir.daemon = Some(l.span.clone()),
+        "fork into the background (= -D)"
+    ),
+    kw!(
+        "debug",
+        |p, l| p.g.ir.debug = Some(l.span.clone()),
+        "debug mode: stay in foreground and dump traffic (= -d)"
+    ),
+    kw!(
+        "description",
+        description,
+        "free text shown on the stats page"
+    ),
     kw!("gid", gid, "numeric group id to switch to"),
-    kw!("group", group, "group name to switch to (resolved while parsing)"),
-    kw!("log", log, "global syslog target: <address> <facility> [max [min]] (two at most)"),
-    kw!("log-send-hostname", log_send_hostname, "put the host name (or the given name) in syslog headers"),
+    kw!(
+        "group",
+        group,
+        "group name to switch to (resolved while parsing)"
+    ),
+    kw!(
+        "log",
+        log,
+        "global syslog target: <address> <facility> [max [min]] (two at most)"
+    ),
+    kw!(
+        "log-send-hostname",
+        log_send_hostname,
+        "put the host name (or the given name) in syslog headers"
+    ),
     kw!("log-tag", log_tag, "syslog tag (default: program name)"),
     kw!("maxconn", maxconn, "process-wide connection limit (= -n)"),
     kw!("maxpipes", maxpipes, "number of pipes for splicing"),
     kw!("nbproc", nbproc, "number of processes when daemonized"),
     kw!("node", node, "node name shown on the stats page"),
-    kw!("noepoll", |p, l| p.g.ir.noepoll = Some(l.span.clone()), "disable the epoll poller (= -de)"),
-    kw!("nokqueue", |p, l| p.g.ir.nokqueue = Some(l.span.clone()), "disable the kqueue poller (= -dk)"),
-    kw!("nopoll", |p, l| p.g.ir.nopoll = Some(l.span.clone()), "disable the poll poller (= -dp)"),
-    kw!("nosepoll", |p, l| p.g.ir.nosepoll = Some(l.span.clone()), "disable the sepoll poller (= -ds)"),
-    kw!("nosplice", |p, l| p.g.ir.nosplice = Some(l.span.clone()), "disable kernel splicing (= -dS)"),
-    kw!("pidfile", pidfile, "write the pids of the processes to this file (= -p)"),
-    kw!("quiet", |p, l| p.g.ir.quiet = Some(l.span.clone()), "no startup messages (= -q)"),
-    kw!("spread-checks", spread_checks, "random jitter (0..50%) added to check intervals"),
-    kw!("stats", stats, "stats socket / stats timeout / stats maxconn (see the stats rows)"),
+    kw!(
+        "noepoll",
+        |p, l| p.g.ir.noepoll = Some(l.span.clone()),
+        "disable the epoll poller (= -de)"
+    ),
+    kw!(
+        "nokqueue",
+        |p, l| p.g.ir.nokqueue = Some(l.span.clone()),
+        "disable the kqueue poller (= -dk)"
+    ),
+    kw!(
+        "nopoll",
+        |p, l| p.g.ir.nopoll = Some(l.span.clone()),
+        "disable the poll poller (= -dp)"
+    ),
+    kw!(
+        "nosepoll",
+        |p, l| p.g.ir.nosepoll = Some(l.span.clone()),
+        "disable the sepoll poller (= -ds)"
+    ),
+    kw!(
+        "nosplice",
+        |p, l| p.g.ir.nosplice = Some(l.span.clone()),
+        "disable kernel splicing (= -dS)"
+    ),
+    kw!(
+        "pidfile",
+        pidfile,
+        "write the pids of the processes to this file (= -p)"
+    ),
+    kw!(
+        "quiet",
+        |p, l| p.g.ir.quiet = Some(l.span.clone()),
+        "no startup messages (= -q)"
+    ),
+    kw!(
+        "spread-checks",
+        spread_checks,
+        "random jitter (0..50%) added to check intervals"
+    ),
+    kw!(
+        "stats",
+        stats,
+        "stats socket / stats timeout / stats maxconn (see the stats rows)"
+    ),
     kw!("tune.bufsize", tune_bufsize, "buffer size (default 16384)"),
-    kw!("tune.chksize", tune_chksize, "health-check buffer size (default 16384)"),
-    kw!("tune.maxaccept", tune_maxaccept, "connections accepted per wake-up (-1 = unlimited)"),
-    kw!("tune.maxpollevents", tune_maxpollevents, "events processed per poll (default 200)"),
-    kw!("tune.maxrewrite", tune_maxrewrite, "buffer space reserved for rewrites (default bufsize/2)"),
-    kw!("tune.rcvbuf.client", |p, l| tune_buf(p, l, Which::RcvCli), "client-side socket receive buffer"),
-    kw!("tune.rcvbuf.server", |p, l| tune_buf(p, l, Which::RcvSrv), "server-side socket receive buffer"),
-    kw!("tune.sndbuf.client", |p, l| tune_buf(p, l, Which::SndCli), "client-side socket send buffer"),
-    kw!("tune.sndbuf.server", |p, l| tune_buf(p, l, Which::SndSrv), "server-side socket send buffer"),
+    kw!(
+        "tune.chksize",
+        tune_chksize,
+        "health-check buffer size (default 16384)"
+    ),
+    kw!(
+        "tune.maxaccept",
+        tune_maxaccept,
+        "connections accepted per wake-up (-1 = unlimited)"
+    ),
+    kw!(
+        "tune.maxpollevents",
+        tune_maxpollevents,
+        "events processed per poll (default 200)"
+    ),
+    kw!(
+        "tune.maxrewrite",
+        tune_maxrewrite,
+        "buffer space reserved for rewrites (default bufsize/2)"
+    ),
+    kw!(
+        "tune.rcvbuf.client",
+        |p, l| tune_buf(p, l, Which::RcvCli),
+        "client-side socket receive buffer"
+    ),
+    kw!(
+        "tune.rcvbuf.server",
+        |p, l| tune_buf(p, l, Which::RcvSrv),
+        "server-side socket receive buffer"
+    ),
+    kw!(
+        "tune.sndbuf.client",
+        |p, l| tune_buf(p, l, Which::SndCli),
+        "client-side socket send buffer"
+    ),
+    kw!(
+        "tune.sndbuf.server",
+        |p, l| tune_buf(p, l, Which::SndSrv),
+        "server-side socket send buffer"
+    ),
     kw!("uid", uid, "numeric user id to switch to"),
     kw!("ulimit-n", ulimit_n, "RLIMIT_NOFILE to set"),
-    kw!("user", user, "user name to switch to (resolved while parsing)"),
+    kw!(
+        "user",
+        user,
+        "user name to switch to (resolved while parsing)"
+    ),
 ];
 
 /// The `stats` sub-keywords of the global section.
@@ -412,10 +512,7 @@ pub fn join_words(l: &Ln, from: usize) -> String {
 
 fn description(p: &mut Parser, l: &Ln) {
     if !l.has(1) {
-        p.d.alert_t(
-            &l.span,
-            format!("'{}' expects a string argument.", l.s(0)),
-        );
+        p.d.alert_t(&l.span, format!("'{}' expects a string argument.", l.s(0)));
         return;
     }
     p.g.ir.description = Some(Spanned::new(l.span.clone(), join_words(l, 1)));
@@ -483,11 +580,7 @@ pub fn log_addr(p: &mut Parser, l: &Ln) -> Option<LogAddr> {
         if a.len() > UNIX_PATH_MAX {
             p.d.alert(
                 &l.span,
-                format!(
-                    "Socket path '{}' too long (max {})",
-                    l.s(1),
-                    UNIX_PATH_MAX
-                ),
+                format!("Socket path '{}' too long (max {})", l.s(1), UNIX_PATH_MAX),
             );
             return None;
         }
@@ -609,9 +702,7 @@ fn stats(p: &mut Parser, l: &Ln) {
 fn stats_inner(p: &mut Parser, l: &Ln) -> Result<(), String> {
     if l.is(1, "socket") {
         if !l.has(2) {
-            return Err(
-                "'stats socket' in global section expects a path to a UNIX socket".into(),
-            );
+            return Err("'stats socket' in global section expects a path to a UNIX socket".into());
         }
         if p.g.ir.stats_socket.is_some() {
             return Err("'stats socket' already specified in global section".into());

@@ -19,7 +19,7 @@ pub const ERR_CODES: [u16; 8] = [200, 400, 403, 408, 500, 502, 503, 504];
 pub fn parse_auth_cond(p: &mut Parser, px: &mut Px, l: &Ln, first: usize) -> Option<HttpReqRule> {
     let a = |i: usize| l.a(first + i);
     let s = |i: usize| l.s(first + i).into_owned();
-    let (action, mut cur) = match a(0) {
+    let (action, cur) = match a(0) {
         b"allow" => (HttpReqAction::Allow, 1),
         b"deny" => (HttpReqAction::Deny, 1),
         b"auth" => {
@@ -64,9 +64,7 @@ pub fn parse_auth_cond(p: &mut Parser, px: &mut Px, l: &Ln, first: usize) -> Opt
                 return None;
             }
         }
-        cur = usize::MAX;
     }
-    let _ = cur;
     Some(HttpReqRule { action, cond })
 }
 
@@ -106,7 +104,11 @@ pub fn tcp_request(p: &mut Parser, px: &mut Px, l: &Ln) {
         if px.is_defaults {
             p.d.alert(
                 &l.span,
-                format!("{} {} is not allowed in 'defaults' sections", l.s(0), l.s(1)),
+                format!(
+                    "{} {} is not allowed in 'defaults' sections",
+                    l.s(0),
+                    l.s(1)
+                ),
             );
             return;
         }
@@ -165,7 +167,11 @@ pub fn tcp_request(p: &mut Parser, px: &mut Px, l: &Ln) {
         if px.is_defaults {
             p.d.alert(
                 &l.span,
-                format!("{} {} is not allowed in 'defaults' sections", l.s(0), l.s(1)),
+                format!(
+                    "{} {} is not allowed in 'defaults' sections",
+                    l.s(0),
+                    l.s(1)
+                ),
             );
             return;
         }
@@ -417,7 +423,10 @@ fn regex_rule(
         return;
     }
     if !l.has(1) {
-        p.d.alert(&l.span, format!("'{}' expects <regex> as an argument.", l.s(0)));
+        p.d.alert(
+            &l.span,
+            format!("'{}' expects <regex> as an argument.", l.s(0)),
+        );
         return;
     }
     let mut cond = None;
@@ -546,7 +555,15 @@ pub fn reqrep(p: &mut Parser, px: &mut Px, l: &Ln) {
         return;
     }
     let icase = l.is(0, "reqirep");
-    regex_rule(p, px, l, true, FilterAction::Replace(l.a(2).to_vec()), icase, 3);
+    regex_rule(
+        p,
+        px,
+        l,
+        true,
+        FilterAction::Replace(l.a(2).to_vec()),
+        icase,
+        3,
+    );
 }
 
 /// `rsprep`, `rspirep` and `srvexp`.
@@ -555,7 +572,15 @@ pub fn rsprep(p: &mut Parser, px: &mut Px, l: &Ln) {
         return;
     }
     let icase = l.is(0, "rspirep");
-    regex_rule(p, px, l, false, FilterAction::Replace(l.a(2).to_vec()), icase, 3);
+    regex_rule(
+        p,
+        px,
+        l,
+        false,
+        FilterAction::Replace(l.a(2).to_vec()),
+        icase,
+        3,
+    );
 }
 
 /// `reqsetbe` and `reqisetbe`.
@@ -572,7 +597,10 @@ fn add_line(p: &mut Parser, px: &mut Px, l: &Ln, req: bool) {
     let name = l.s(0).into_owned();
     p.warnifnotcap(px, Cap::RS, &l.span, &name, None);
     if !l.has(1) {
-        p.d.alert(&l.span, format!("'{name}' expects <header> as an argument."));
+        p.d.alert(
+            &l.span,
+            format!("'{name}' expects <header> as an argument."),
+        );
         return;
     }
     let mut cond = None;
@@ -658,9 +686,7 @@ pub fn errorloc(p: &mut Parser, px: &mut Px, l: &Ln) {
         ),
         None => p.d.warn(
             &l.span,
-            format!(
-                "status code {errnum} not handled, error relocation will be ignored."
-            ),
+            format!("status code {errnum} not handled, error relocation will be ignored."),
         ),
     }
 }
@@ -671,7 +697,10 @@ pub fn errorfile(p: &mut Parser, px: &mut Px, l: &Ln) {
     if !l.has(2) {
         p.d.alert(
             &l.span,
-            format!("<{}> expects <status_code> and <file> as arguments.", l.s(0)),
+            format!(
+                "<{}> expects <status_code> and <file> as arguments.",
+                l.s(0)
+            ),
         );
         return;
     }
@@ -715,9 +744,7 @@ pub fn errorfile(p: &mut Parser, px: &mut Px, l: &Ln) {
         ),
         None => p.d.warn(
             &l.span,
-            format!(
-                "status code {errnum} not handled, error customization will be ignored."
-            ),
+            format!("status code {errnum} not handled, error customization will be ignored."),
         ),
     }
 }
@@ -728,13 +755,37 @@ mod tests {
 
     #[test]
     fn filter_verbs() {
-        assert!(matches!(simple_action(b"reqdel"), (FilterAction::Delete, false)));
-        assert!(matches!(simple_action(b"reqidel"), (FilterAction::Delete, true)));
-        assert!(matches!(simple_action(b"reqideny"), (FilterAction::Deny, true)));
-        assert!(matches!(simple_action(b"reqpass"), (FilterAction::Pass, false)));
-        assert!(matches!(simple_action(b"reqiallow"), (FilterAction::Allow, true)));
-        assert!(matches!(simple_action(b"reqtarpit"), (FilterAction::Tarpit, false)));
-        assert!(matches!(simple_action(b"rspdeny"), (FilterAction::Deny, false)));
-        assert!(matches!(simple_action(b"rspidel"), (FilterAction::Delete, true)));
+        assert!(matches!(
+            simple_action(b"reqdel"),
+            (FilterAction::Delete, false)
+        ));
+        assert!(matches!(
+            simple_action(b"reqidel"),
+            (FilterAction::Delete, true)
+        ));
+        assert!(matches!(
+            simple_action(b"reqideny"),
+            (FilterAction::Deny, true)
+        ));
+        assert!(matches!(
+            simple_action(b"reqpass"),
+            (FilterAction::Pass, false)
+        ));
+        assert!(matches!(
+            simple_action(b"reqiallow"),
+            (FilterAction::Allow, true)
+        ));
+        assert!(matches!(
+            simple_action(b"reqtarpit"),
+            (FilterAction::Tarpit, false)
+        ));
+        assert!(matches!(
+            simple_action(b"rspdeny"),
+            (FilterAction::Deny, false)
+        ));
+        assert!(matches!(
+            simple_action(b"rspidel"),
+            (FilterAction::Delete, true)
+        ));
     }
 }

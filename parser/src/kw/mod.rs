@@ -192,7 +192,11 @@ impl Diags {
 
     /// `parsing [f:l]: text`, fatal.
     pub fn alert_t(&mut self, span: &Span, text: impl Into<String>) {
-        self.push(Level::Alert, Context::ParsingTight(span.clone()), text.into());
+        self.push(
+            Level::Alert,
+            Context::ParsingTight(span.clone()),
+            text.into(),
+        );
         self.mark_fatal();
     }
 
@@ -204,7 +208,11 @@ impl Diags {
     }
 
     pub fn alert_nf_t(&mut self, span: &Span, text: impl Into<String>) {
-        self.push(Level::Warning, Context::ParsingTight(span.clone()), text.into());
+        self.push(
+            Level::Warning,
+            Context::ParsingTight(span.clone()),
+            text.into(),
+        );
     }
 
     pub fn warn(&mut self, span: &Span, text: impl Into<String>) {
@@ -212,13 +220,11 @@ impl Diags {
     }
 
     pub fn warn_t(&mut self, span: &Span, text: impl Into<String>) {
-        self.push(Level::Warning, Context::ParsingTight(span.clone()), text.into());
-    }
-
-    /// A warning that 1.4 nevertheless counts as fatal (e.g. `server` in a frontend).
-    pub fn warn_fatal(&mut self, span: &Span, text: impl Into<String>) {
-        self.warn(span, text);
-        self.mark_fatal();
+        self.push(
+            Level::Warning,
+            Context::ParsingTight(span.clone()),
+            text.into(),
+        );
     }
 
     /// A bare (context-free) alert, fatal.
@@ -356,9 +362,10 @@ impl<'o> Parser<'o> {
         }
         self.d.in_parse = false;
         if self.d.file_fatal {
-            self.d
-                .report
-                .bare(Level::Alert, format!("Error(s) found in configuration file : {name}"));
+            self.d.report.bare(
+                Level::Alert,
+                format!("Error(s) found in configuration file : {name}"),
+            );
         }
     }
 
@@ -506,5 +513,52 @@ mod tests {
                 k.sections
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod driver_tests {
+    use super::*;
+
+    fn parse(text: &str) -> String {
+        let opts = LoadOptions {
+            resolve_names: false,
+            ..LoadOptions::default()
+        };
+        let mut p = Parser::new(&opts);
+        p.parse_file("t.cfg", text.as_bytes());
+        p.d.report.render("-")
+    }
+
+    #[test]
+    fn no_prefix_shifts_and_repeats_the_last_word() {
+        // 1.4 turns "no log" into "log log": the negation alert, then log's own message
+        let out = parse("listen a\n no log\n");
+        assert!(out.contains("negation/default currently supported only for options."));
+        assert!(out.contains("'log' expects either <address[:port]> and <facility> or 'global'"));
+    }
+
+    #[test]
+    fn lines_before_a_section_and_per_file_summary() {
+        let out = parse("bind :80\n");
+        assert!(out.contains("unknown keyword 'bind' out of section."));
+        assert!(out.contains("Error(s) found in configuration file : t.cfg"));
+        assert!(parse("global\n daemon\n").is_empty());
+    }
+
+    #[test]
+    fn ln_helpers() {
+        let args = vec![b"a".to_vec(), b"b".to_vec()];
+        let l = Ln {
+            span: Span::builtin(),
+            args: &args,
+            kwm: Kwm::Std,
+        };
+        assert_eq!(l.a(1), b"b");
+        assert_eq!(l.a(5), b"");
+        assert!(l.has(1) && !l.has(2));
+        assert!(l.is(0, "a"));
+        assert_eq!(l.rest(1).len(), 1);
+        assert!(l.rest(9).is_empty());
     }
 }

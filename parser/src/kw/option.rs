@@ -51,15 +51,78 @@ const FB: Cap = Cap(3);
 /// 1.4 `cfg_opts[]` then `cfg_opts2[]`, in their order (which is the order of the
 /// "ignored ... as it requires HTTP mode" warnings).
 pub static BOOL_OPTS: &[BoolOpt] = &[
-    b!("abortonclose", BE, false, "DLB", abortonclose, "drop queued or connecting requests whose client closed"),
-    b!("allbackups", BE, false, "DLB", allbackups, "use all backup servers instead of the first"),
-    b!("checkcache", BE, true, "DLB", checkcache, "block cacheable responses carrying Set-Cookie"),
-    b!("clitcpka", FE, false, "DFL", clitcpka, "TCP keep-alive on the client side"),
-    b!("contstats", FE, false, "DFL", contstats, "update byte counters continuously"),
-    b!("dontlognull", FE, false, "DFL", dontlognull, "do not log sessions without data"),
-    b!("forceclose", FB, true, "DFLB", forceclose, "close the server side after the response"),
-    b!("http_proxy", FB, true, "DFLB", http_proxy, "forward to the address found in absolute URIs"),
-    b!("httpclose", FB, true, "DFLB", httpclose, "add 'Connection: close' both ways"),
+    b!(
+        "abortonclose",
+        BE,
+        false,
+        "DLB",
+        abortonclose,
+        "drop queued or connecting requests whose client closed"
+    ),
+    b!(
+        "allbackups",
+        BE,
+        false,
+        "DLB",
+        allbackups,
+        "use all backup servers instead of the first"
+    ),
+    b!(
+        "checkcache",
+        BE,
+        true,
+        "DLB",
+        checkcache,
+        "block cacheable responses carrying Set-Cookie"
+    ),
+    b!(
+        "clitcpka",
+        FE,
+        false,
+        "DFL",
+        clitcpka,
+        "TCP keep-alive on the client side"
+    ),
+    b!(
+        "contstats",
+        FE,
+        false,
+        "DFL",
+        contstats,
+        "update byte counters continuously"
+    ),
+    b!(
+        "dontlognull",
+        FE,
+        false,
+        "DFL",
+        dontlognull,
+        "do not log sessions without data"
+    ),
+    b!(
+        "forceclose",
+        FB,
+        true,
+        "DFLB",
+        forceclose,
+        "close the server side after the response"
+    ),
+    b!(
+        "http_proxy",
+        FB,
+        true,
+        "DFLB",
+        http_proxy,
+        "forward to the address found in absolute URIs"
+    ),
+    b!(
+        "httpclose",
+        FB,
+        true,
+        "DFLB",
+        httpclose,
+        "add 'Connection: close' both ways"
+    ),
     BoolOpt {
         name: "keepalive",
         kw: "option keepalive",
@@ -69,28 +132,182 @@ pub static BOOL_OPTS: &[BoolOpt] = &[
         field: |_| None,
         doc: "undocumented; 1.4 accepts the word but always ignores it with a warning",
     },
-    b!("http-server-close", FB, true, "DFLB", http_server_close, "keep-alive on the client side, close on the server side"),
-    b!("logasap", FE, false, "DFL", logasap, "log as soon as response headers arrive"),
-    b!("nolinger", FB, false, "DFLB", nolinger, "SO_LINGER 0 on close"),
-    b!("persist", BE, false, "DLB", persist, "honour a persistence cookie to a DOWN server"),
-    b!("redispatch", BE, false, "DLB", redispatch, "allow the last retry to go to another server"),
-    b!("srvtcpka", BE, false, "DLB", srvtcpka, "TCP keep-alive on the server side"),
-    b!("transparent", BE, false, "DLB", transparent, "connect to the client's original destination"),
-    b!("splice-request", FB, false, "DFLB", splice_request, "kernel splicing for requests"),
-    b!("splice-response", FB, false, "DFLB", splice_response, "kernel splicing for responses"),
-    b!("splice-auto", FB, false, "DFLB", splice_auto, "automatic kernel splicing"),
-    b!("accept-invalid-http-request", FE, true, "DFL", accept_invalid_http_request, "relax request header-name checks"),
-    b!("accept-invalid-http-response", BE, true, "DLB", accept_invalid_http_response, "relax response header-name checks"),
-    b!("dontlog-normal", FE, false, "DFL", dontlog_normal, "log only sessions with errors"),
-    b!("log-separate-errors", FE, false, "DFL", log_separate_errors, "log errors at level err"),
-    b!("log-health-checks", BE, false, "DLB", log_health_checks, "log health-check results"),
-    b!("socket-stats", FE, false, "DFL", socket_stats, "per-listener statistics"),
-    b!("tcp-smart-accept", FE, false, "DFL", tcp_smart_accept, "delayed ACK on accept (automatic in HTTP mode)"),
-    b!("tcp-smart-connect", BE, false, "DLB", tcp_smart_connect, "send the request with the connect ACK"),
-    b!("independant-streams", FB, false, "DFLB", independant_streams, "read timeouts not refreshed by writes"),
-    b!("http-use-proxy-header", FE, true, "DFL", http_use_proxy_header, "use Proxy-Connection for proxy requests"),
-    b!("http-pretend-keepalive", FB, true, "DFLB", http_pretend_keepalive, "do not announce close to the server"),
-    b!("http-no-delay", FB, true, "DFLB", http_no_delay, "disable send coalescing"),
+    b!(
+        "http-server-close",
+        FB,
+        true,
+        "DFLB",
+        http_server_close,
+        "keep-alive on the client side, close on the server side"
+    ),
+    b!(
+        "logasap",
+        FE,
+        false,
+        "DFL",
+        logasap,
+        "log as soon as response headers arrive"
+    ),
+    b!(
+        "nolinger",
+        FB,
+        false,
+        "DFLB",
+        nolinger,
+        "SO_LINGER 0 on close"
+    ),
+    b!(
+        "persist",
+        BE,
+        false,
+        "DLB",
+        persist,
+        "honour a persistence cookie to a DOWN server"
+    ),
+    b!(
+        "redispatch",
+        BE,
+        false,
+        "DLB",
+        redispatch,
+        "allow the last retry to go to another server"
+    ),
+    b!(
+        "srvtcpka",
+        BE,
+        false,
+        "DLB",
+        srvtcpka,
+        "TCP keep-alive on the server side"
+    ),
+    b!(
+        "transparent",
+        BE,
+        false,
+        "DLB",
+        transparent,
+        "connect to the client's original destination"
+    ),
+    b!(
+        "splice-request",
+        FB,
+        false,
+        "DFLB",
+        splice_request,
+        "kernel splicing for requests"
+    ),
+    b!(
+        "splice-response",
+        FB,
+        false,
+        "DFLB",
+        splice_response,
+        "kernel splicing for responses"
+    ),
+    b!(
+        "splice-auto",
+        FB,
+        false,
+        "DFLB",
+        splice_auto,
+        "automatic kernel splicing"
+    ),
+    b!(
+        "accept-invalid-http-request",
+        FE,
+        true,
+        "DFL",
+        accept_invalid_http_request,
+        "relax request header-name checks"
+    ),
+    b!(
+        "accept-invalid-http-response",
+        BE,
+        true,
+        "DLB",
+        accept_invalid_http_response,
+        "relax response header-name checks"
+    ),
+    b!(
+        "dontlog-normal",
+        FE,
+        false,
+        "DFL",
+        dontlog_normal,
+        "log only sessions with errors"
+    ),
+    b!(
+        "log-separate-errors",
+        FE,
+        false,
+        "DFL",
+        log_separate_errors,
+        "log errors at level err"
+    ),
+    b!(
+        "log-health-checks",
+        BE,
+        false,
+        "DLB",
+        log_health_checks,
+        "log health-check results"
+    ),
+    b!(
+        "socket-stats",
+        FE,
+        false,
+        "DFL",
+        socket_stats,
+        "per-listener statistics"
+    ),
+    b!(
+        "tcp-smart-accept",
+        FE,
+        false,
+        "DFL",
+        tcp_smart_accept,
+        "delayed ACK on accept (automatic in HTTP mode)"
+    ),
+    b!(
+        "tcp-smart-connect",
+        BE,
+        false,
+        "DLB",
+        tcp_smart_connect,
+        "send the request with the connect ACK"
+    ),
+    b!(
+        "independant-streams",
+        FB,
+        false,
+        "DFLB",
+        independant_streams,
+        "read timeouts not refreshed by writes"
+    ),
+    b!(
+        "http-use-proxy-header",
+        FE,
+        true,
+        "DFL",
+        http_use_proxy_header,
+        "use Proxy-Connection for proxy requests"
+    ),
+    b!(
+        "http-pretend-keepalive",
+        FB,
+        true,
+        "DFLB",
+        http_pretend_keepalive,
+        "do not announce close to the server"
+    ),
+    b!(
+        "http-no-delay",
+        FB,
+        true,
+        "DFLB",
+        http_no_delay,
+        "disable send coalescing"
+    ),
 ];
 
 /// Options taking arguments (no `no`/`default` prefix).
@@ -98,13 +315,37 @@ pub static ARG_OPTS: &[(&str, &str, &str)] = &[
     ("option httplog", "DFLB", "HTTP log format [clf]"),
     ("option tcplog", "DFLB", "TCP log format"),
     ("option tcpka", "DFLB", "TCP keep-alive on both sides"),
-    ("option httpchk", "DLB", "HTTP health checks [<method>] [<uri>] [<version>]"),
-    ("option ssl-hello-chk", "DLB", "SSLv3 client-hello health checks"),
-    ("option smtpchk", "DLB", "SMTP health checks [HELO|EHLO <domain>]"),
-    ("option mysql-check", "DLB", "MySQL handshake health checks [user <name>]"),
+    (
+        "option httpchk",
+        "DLB",
+        "HTTP health checks [<method>] [<uri>] [<version>]",
+    ),
+    (
+        "option ssl-hello-chk",
+        "DLB",
+        "SSLv3 client-hello health checks",
+    ),
+    (
+        "option smtpchk",
+        "DLB",
+        "SMTP health checks [HELO|EHLO <domain>]",
+    ),
+    (
+        "option mysql-check",
+        "DLB",
+        "MySQL handshake health checks [user <name>]",
+    ),
     ("option ldap-check", "DLB", "LDAPv3 bind health checks"),
-    ("option forwardfor", "DFLB", "add X-Forwarded-For [except <net>] [header <name>] [if-none]"),
-    ("option originalto", "DFLB", "add X-Original-To [except <net>] [header <name>]"),
+    (
+        "option forwardfor",
+        "DFLB",
+        "add X-Forwarded-For [except <net>] [header <name>] [if-none]",
+    ),
+    (
+        "option originalto",
+        "DFLB",
+        "add X-Original-To [except <net>] [header <name>]",
+    ),
 ];
 
 /// The options as documentation rows (`option <name>`).
@@ -165,10 +406,7 @@ pub fn option(p: &mut Parser, px: &mut Px, l: &Ln) {
     if l.kwm != Kwm::Std {
         p.d.alert_t(
             &l.span,
-            format!(
-                "negation/default is not supported for option '{}'.",
-                l.s(1)
-            ),
+            format!("negation/default is not supported for option '{}'.", l.s(1)),
         );
         return;
     }
@@ -454,7 +692,13 @@ pub fn http_check(p: &mut Parser, px: &mut Px, l: &Ln) {
         let missing = |p: &mut Parser, what: &str| {
             p.d.alert(
                 &l.span,
-                format!("'{} {} {}' expects <{}> as an argument.", l.s(0), l.s(1), kw, what),
+                format!(
+                    "'{} {} {}' expects <{}> as an argument.",
+                    l.s(0),
+                    l.s(1),
+                    kw,
+                    what
+                ),
             );
         };
         let kind = match word {
@@ -517,5 +761,36 @@ pub fn http_check(p: &mut Parser, px: &mut Px, l: &Ln) {
                 l.s(0)
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_table_is_consistent() {
+        let mut seen = std::collections::HashSet::new();
+        for o in BOOL_OPTS {
+            assert!(seen.insert(o.name), "{} twice", o.name);
+            assert_eq!(o.kw, format!("option {}", o.name));
+            assert!(!ARG_OPTS.iter().any(|(n, _, _)| n[7..] == *o.name));
+        }
+        assert_eq!(bool_opt(b"keepalive").map(|o| o.cap), Some(Cap::NONE));
+        assert!(bool_opt(b"httpclose").is_some_and(|o| o.http));
+        assert!(bool_opt(b"httplog").is_none(), "takes arguments");
+        assert!(bool_opt(b"prefer-last-server").is_none(), "1.5 option");
+    }
+
+    #[test]
+    fn flags_can_be_read_and_cleared() {
+        let mut o = Options::default();
+        let hc = bool_opt(b"httpclose").unwrap();
+        assert_eq!(flag_of(hc, &mut o), Some(None));
+        o.httpclose = Some(crate::span::Span::builtin());
+        assert!(flag_of(hc, &mut o).flatten().is_some());
+        clear_flag(hc, &mut o);
+        assert!(o.httpclose.is_none());
+        assert_eq!(flag_of(bool_opt(b"keepalive").unwrap(), &mut o), None);
     }
 }

@@ -55,7 +55,10 @@ pub fn cookie(p: &mut Parser, px: &mut Px, l: &Ln) {
             b"domain" => {
                 let d = l.a(i + 1);
                 if d.is_empty() {
-                    p.d.alert_t(&l.span, format!("'{}' expects <domain> as argument.", l.s(i)));
+                    p.d.alert_t(
+                        &l.span,
+                        format!("'{}' expects <domain> as argument.", l.s(i)),
+                    );
                     failed = true;
                     break;
                 }
@@ -84,7 +87,11 @@ pub fn cookie(p: &mut Parser, px: &mut Px, l: &Ln) {
                 i += 1;
             }
             w @ (b"maxidle" | b"maxlife") => {
-                let what = if w == b"maxidle" { "idletime" } else { "lifetime" };
+                let what = if w == b"maxidle" {
+                    "idletime"
+                } else {
+                    "lifetime"
+                };
                 if !l.has(i + 1) {
                     p.d.alert_t(
                         &l.span,
@@ -217,7 +224,11 @@ pub fn appsession(p: &mut Parser, px: &mut Px, l: &Ln) {
         Err(c) => {
             p.d.alert(
                 &l.span,
-                format!("unexpected character '{}' in {} timeout.", show_char(c), l.s(0)),
+                format!(
+                    "unexpected character '{}' in {} timeout.",
+                    show_char(c),
+                    l.s(0)
+                ),
             );
             return;
         }
@@ -377,7 +388,7 @@ pub fn stick_table(p: &mut Parser, px: &mut Px, l: &Ln) {
                         if l.is(i, "len") {
                             i += 1;
                             let v = atol(l.a(i));
-                            if v as usize as u64 == 0 {
+                            if v == 0 {
                                 p.d.alert(
                                     &l.span,
                                     format!("stick-table: unknown type '{}'.", l.s(i)),
@@ -390,10 +401,7 @@ pub fn stick_table(p: &mut Parser, px: &mut Px, l: &Ln) {
                         key = Some(StickKey::String { len });
                     }
                     _ => {
-                        p.d.alert(
-                            &l.span,
-                            format!("stick-table: unknown type '{}'.", l.s(i)),
-                        );
+                        p.d.alert(&l.span, format!("stick-table: unknown type '{}'.", l.s(i)));
                         return;
                     }
                 }
@@ -576,7 +584,10 @@ pub fn stick(p: &mut Parser, px: &mut Px, l: &Ln) {
             None => {
                 p.d.alert(
                     &l.span,
-                    format!("'{}': error detected while parsing sticking condition.", l.s(0)),
+                    format!(
+                        "'{}': error detected while parsing sticking condition.",
+                        l.s(0)
+                    ),
                 );
                 return;
             }
@@ -598,4 +609,67 @@ pub fn stick(p: &mut Parser, px: &mut Px, l: &Ln) {
             cond,
         },
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kw::Kwm;
+    use crate::span::Span;
+
+    fn pat(words: &[&str]) -> Option<(Pattern, usize)> {
+        let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let l = Ln {
+            span: Span::builtin(),
+            args: &args,
+            kwm: Kwm::Std,
+        };
+        parse_pattern(&l, 0)
+    }
+
+    #[test]
+    fn stick_patterns() {
+        let (p, next) = pat(&["src", "table", "t"]).unwrap();
+        assert_eq!(p.fetch, PatternFetch::Src);
+        assert!(p.converters.is_empty());
+        assert_eq!(next, 1, "stops at the first word that is not a converter");
+        let (p, next) = pat(&["hdr(x-forwarded-for,2)", "ipmask(255.255.0.0)", "lower"]).unwrap();
+        assert_eq!(
+            p.fetch,
+            PatternFetch::Hdr {
+                name: "x-forwarded-for".into(),
+                occ: 2
+            }
+        );
+        assert_eq!(
+            p.converters,
+            vec![
+                Converter::IpMask(std::net::Ipv4Addr::new(255, 255, 0, 0)),
+                Converter::Lower
+            ]
+        );
+        assert_eq!(next, 3);
+        assert_eq!(pattern_type(&p), PatType::String);
+        assert_eq!(pat(&["src", "ipmask(16)"]).unwrap().0.converters.len(), 1);
+        assert!(pat(&["payload_lv(43,1)"]).is_none());
+        assert!(pat(&["hdr(x"]).is_none());
+        assert!(
+            pat(&["src", "ipmask(255.0.255.0)"]).is_none(),
+            "non-contiguous"
+        );
+        // a string cannot be turned back into an address
+        assert!(pat(&["src", "lower", "ipmask(8)"]).is_none());
+        assert_eq!(
+            pattern_type(&pat(&["dst_port"]).unwrap().0),
+            PatType::Integer
+        );
+    }
+
+    #[test]
+    fn casts() {
+        assert!(castable(PatType::Ip, PatType::String));
+        assert!(castable(PatType::Integer, PatType::Ip));
+        assert!(!castable(PatType::String, PatType::Ip));
+        assert!(!castable(PatType::String, PatType::Integer));
+    }
 }

@@ -54,108 +54,471 @@ fn nop(_: &mut Parser, _: &mut Px, _: &Ln) {}
 
 /// Every first word a proxy section accepts, as the 1.4 manual's matrix lists them.
 pub static KEYWORDS: &[ProxyKw] = &[
-    kw!("defaults", "D", nop, "section header: default values for the proxies that follow"),
-    kw!("frontend", "F", nop, "section header: <name> [<addr:port>,...]"),
-    kw!("listen", "L", nop, "section header: <name> [<addr:port>,...] (frontend and backend)"),
+    kw!(
+        "defaults",
+        "D",
+        nop,
+        "section header: default values for the proxies that follow"
+    ),
+    kw!(
+        "frontend",
+        "F",
+        nop,
+        "section header: <name> [<addr:port>,...]"
+    ),
+    kw!(
+        "listen",
+        "L",
+        nop,
+        "section header: <name> [<addr:port>,...] (frontend and backend)"
+    ),
     kw!("backend", "B", nop, "section header: <name>"),
-    kw!("ruleset", "FLB", nop, "obsolete section header of a proxy with no frontend or backend capability"),
+    kw!(
+        "ruleset",
+        "FLB",
+        nop,
+        "obsolete section header of a proxy with no frontend or backend capability"
+    ),
     kw!("acl", "FLB", acl_kw, "declare or extend a named ACL"),
-    kw!("appsession", "LB", persist::appsession, "learned-cookie persistence"),
+    kw!(
+        "appsession",
+        "LB",
+        persist::appsession,
+        "learned-cookie persistence"
+    ),
     kw!("backlog", "DFL", backlog, "listen() backlog"),
     kw!("balance", "DLB", balance, "load-balancing algorithm"),
     kw!("bind", "FL", bind, "listening addresses and their options"),
-    kw!("bind-process", "DFLB", bind_process, "restrict the proxy to some processes"),
-    kw!("block", "FLB", block, "reject the request with 403 if/unless a condition"),
-    kw!("capture", "FL", capture, "capture cookie / request header / response header for logs"),
-    kw!("cliexp", "FLB", http::reqrep, "undocumented alias of reqrep"),
+    kw!(
+        "bind-process",
+        "DFLB",
+        bind_process,
+        "restrict the proxy to some processes"
+    ),
+    kw!(
+        "block",
+        "FLB",
+        block,
+        "reject the request with 403 if/unless a condition"
+    ),
+    kw!(
+        "capture",
+        "FL",
+        capture,
+        "capture cookie / request header / response header for logs"
+    ),
+    kw!(
+        "cliexp",
+        "FLB",
+        http::reqrep,
+        "undocumented alias of reqrep"
+    ),
     kw!("clitimeout", "DFL", timeout, "deprecated: timeout client"),
     kw!("contimeout", "DLB", timeout, "deprecated: timeout connect"),
     kw!("cookie", "DLB", persist::cookie, "cookie-based persistence"),
-    kw!("default-server", "DLB", server::default_server, "defaults for the following server lines"),
-    kw!("default_backend", "DFL", default_backend, "backend used when no use_backend rule matches"),
-    kw!("description", "FLB", description, "free text shown on the stats page"),
+    kw!(
+        "default-server",
+        "DLB",
+        server::default_server,
+        "defaults for the following server lines"
+    ),
+    kw!(
+        "default_backend",
+        "DFL",
+        default_backend,
+        "backend used when no use_backend rule matches"
+    ),
+    kw!(
+        "description",
+        "FLB",
+        description,
+        "free text shown on the stats page"
+    ),
     kw!("disabled", "DFLB", disabled, "start the proxy stopped"),
-    kw!("dispatch", "LB", dispatch, "fallback server address when there is no server"),
-    kw!("enabled", "DFLB", enabled, "start the proxy (cancels a disabled from defaults)"),
-    kw!("errorfile", "DFLB", http::errorfile, "raw HTTP response file for a status code"),
-    kw!("errorloc", "DFLB", http::errorloc, "302 redirect instead of an error"),
-    kw!("errorloc302", "DFLB", http::errorloc, "302 redirect instead of an error"),
-    kw!("errorloc303", "DFLB", http::errorloc, "303 redirect instead of an error"),
-    kw!("force-persist", "FLB", persist::force_ignore_persist, "use the persistent server even if down"),
-    kw!("fullconn", "DLB", fullconn, "backend load at which servers reach maxconn"),
-    kw!("grace", "DFLB", grace, "keep listening this long after a soft stop"),
-    kw!("hash-type", "DLB", hash_type, "map-based or consistent hashing"),
-    kw!("http-check", "DLB", option::http_check, "disable-on-404 / send-state / expect"),
-    kw!("http-request", "FLB", http::http_request, "allow / deny / auth requests if/unless a condition"),
-    kw!("http-send-name-header", "DLB", http_send_name_header, "send the server name in a request header"),
+    kw!(
+        "dispatch",
+        "LB",
+        dispatch,
+        "fallback server address when there is no server"
+    ),
+    kw!(
+        "enabled",
+        "DFLB",
+        enabled,
+        "start the proxy (cancels a disabled from defaults)"
+    ),
+    kw!(
+        "errorfile",
+        "DFLB",
+        http::errorfile,
+        "raw HTTP response file for a status code"
+    ),
+    kw!(
+        "errorloc",
+        "DFLB",
+        http::errorloc,
+        "302 redirect instead of an error"
+    ),
+    kw!(
+        "errorloc302",
+        "DFLB",
+        http::errorloc,
+        "302 redirect instead of an error"
+    ),
+    kw!(
+        "errorloc303",
+        "DFLB",
+        http::errorloc,
+        "303 redirect instead of an error"
+    ),
+    kw!(
+        "force-persist",
+        "FLB",
+        persist::force_ignore_persist,
+        "use the persistent server even if down"
+    ),
+    kw!(
+        "fullconn",
+        "DLB",
+        fullconn,
+        "backend load at which servers reach maxconn"
+    ),
+    kw!(
+        "grace",
+        "DFLB",
+        grace,
+        "keep listening this long after a soft stop"
+    ),
+    kw!(
+        "hash-type",
+        "DLB",
+        hash_type,
+        "map-based or consistent hashing"
+    ),
+    kw!(
+        "http-check",
+        "DLB",
+        option::http_check,
+        "disable-on-404 / send-state / expect"
+    ),
+    kw!(
+        "http-request",
+        "FLB",
+        http::http_request,
+        "allow / deny / auth requests if/unless a condition"
+    ),
+    kw!(
+        "http-send-name-header",
+        "DLB",
+        http_send_name_header,
+        "send the server name in a request header"
+    ),
     kw!("id", "FLB", id, "numeric proxy id"),
-    kw!("ignore-persist", "FLB", persist::force_ignore_persist, "skip persistence if/unless a condition"),
-    kw!("log", "DFLB", log, "per-proxy syslog target or 'log global'"),
-    kw!("maxconn", "DFL", maxconn, "frontend concurrent connection limit"),
+    kw!(
+        "ignore-persist",
+        "FLB",
+        persist::force_ignore_persist,
+        "skip persistence if/unless a condition"
+    ),
+    kw!(
+        "log",
+        "DFLB",
+        log,
+        "per-proxy syslog target or 'log global'"
+    ),
+    kw!(
+        "maxconn",
+        "DFL",
+        maxconn,
+        "frontend concurrent connection limit"
+    ),
     kw!("mode", "DFLB", mode, "tcp, http or health"),
-    kw!("monitor", "FL", monitor, "monitor fail if/unless a condition"),
-    kw!("monitor-net", "DFL", monitor_net, "sources that get a fixed reply"),
-    kw!("monitor-uri", "DFL", monitor_uri, "URI answered locally with 200/503"),
-    kw!("option", "DFLB", option::option, "boolean and parameterised options (see the option rows)"),
+    kw!(
+        "monitor",
+        "FL",
+        monitor,
+        "monitor fail if/unless a condition"
+    ),
+    kw!(
+        "monitor-net",
+        "DFL",
+        monitor_net,
+        "sources that get a fixed reply"
+    ),
+    kw!(
+        "monitor-uri",
+        "DFL",
+        monitor_uri,
+        "URI answered locally with 200/503"
+    ),
+    kw!(
+        "option",
+        "DFLB",
+        option::option,
+        "boolean and parameterised options (see the option rows)"
+    ),
     kw!("persist", "DLB", persist::persist, "persist rdp-cookie"),
     kw!("rate-limit", "DFL", rate_limit, "rate-limit sessions <n>"),
-    kw!("redirect", "FLB", http::redirect, "HTTP redirect if/unless a condition"),
+    kw!(
+        "redirect",
+        "FLB",
+        http::redirect,
+        "HTTP redirect if/unless a condition"
+    ),
     kw!("redisp", "DLB", redispatch, "deprecated: option redispatch"),
-    kw!("redispatch", "DLB", redispatch, "deprecated: option redispatch"),
-    kw!("reqadd", "FLB", http::reqadd, "append a request header line"),
-    kw!("reqallow", "FLB", http::req_simple, "accept the request if a line matches"),
-    kw!("reqdel", "FLB", http::req_simple, "delete matching request header lines"),
-    kw!("reqdeny", "FLB", http::req_simple, "deny (403) if a request line matches"),
-    kw!("reqiallow", "FLB", http::req_simple, "reqallow, case-insensitive"),
-    kw!("reqidel", "FLB", http::req_simple, "reqdel, case-insensitive"),
-    kw!("reqideny", "FLB", http::req_simple, "reqdeny, case-insensitive"),
-    kw!("reqipass", "FLB", http::req_simple, "reqpass, case-insensitive"),
+    kw!(
+        "redispatch",
+        "DLB",
+        redispatch,
+        "deprecated: option redispatch"
+    ),
+    kw!(
+        "reqadd",
+        "FLB",
+        http::reqadd,
+        "append a request header line"
+    ),
+    kw!(
+        "reqallow",
+        "FLB",
+        http::req_simple,
+        "accept the request if a line matches"
+    ),
+    kw!(
+        "reqdel",
+        "FLB",
+        http::req_simple,
+        "delete matching request header lines"
+    ),
+    kw!(
+        "reqdeny",
+        "FLB",
+        http::req_simple,
+        "deny (403) if a request line matches"
+    ),
+    kw!(
+        "reqiallow",
+        "FLB",
+        http::req_simple,
+        "reqallow, case-insensitive"
+    ),
+    kw!(
+        "reqidel",
+        "FLB",
+        http::req_simple,
+        "reqdel, case-insensitive"
+    ),
+    kw!(
+        "reqideny",
+        "FLB",
+        http::req_simple,
+        "reqdeny, case-insensitive"
+    ),
+    kw!(
+        "reqipass",
+        "FLB",
+        http::req_simple,
+        "reqpass, case-insensitive"
+    ),
     kw!("reqirep", "FLB", http::reqrep, "reqrep, case-insensitive"),
-    kw!("reqisetbe", "FLB", http::reqsetbe, "reqsetbe, case-insensitive"),
-    kw!("reqitarpit", "FLB", http::req_simple, "reqtarpit, case-insensitive"),
-    kw!("reqpass", "FLB", http::req_simple, "no verdict (a no-op in 1.4.25)"),
-    kw!("reqrep", "FLB", http::reqrep, "rewrite matching request lines"),
-    kw!("reqsetbe", "FLB", http::reqsetbe, "switch backend if a request line matches"),
-    kw!("reqtarpit", "FLB", http::req_simple, "tarpit the request if a line matches"),
+    kw!(
+        "reqisetbe",
+        "FLB",
+        http::reqsetbe,
+        "reqsetbe, case-insensitive"
+    ),
+    kw!(
+        "reqitarpit",
+        "FLB",
+        http::req_simple,
+        "reqtarpit, case-insensitive"
+    ),
+    kw!(
+        "reqpass",
+        "FLB",
+        http::req_simple,
+        "no verdict (a no-op in 1.4.25)"
+    ),
+    kw!(
+        "reqrep",
+        "FLB",
+        http::reqrep,
+        "rewrite matching request lines"
+    ),
+    kw!(
+        "reqsetbe",
+        "FLB",
+        http::reqsetbe,
+        "switch backend if a request line matches"
+    ),
+    kw!(
+        "reqtarpit",
+        "FLB",
+        http::req_simple,
+        "tarpit the request if a line matches"
+    ),
     kw!("retries", "DLB", retries, "connection retries"),
-    kw!("rspadd", "FLB", http::rspadd, "append a response header line"),
-    kw!("rspdel", "FLB", http::rsp_simple, "delete matching response header lines"),
-    kw!("rspdeny", "FLB", http::rsp_simple, "replace the response with 502 if a line matches"),
-    kw!("rspidel", "FLB", http::rsp_simple, "rspdel, case-insensitive"),
-    kw!("rspideny", "FLB", http::rsp_simple, "rspdeny, case-insensitive"),
+    kw!(
+        "rspadd",
+        "FLB",
+        http::rspadd,
+        "append a response header line"
+    ),
+    kw!(
+        "rspdel",
+        "FLB",
+        http::rsp_simple,
+        "delete matching response header lines"
+    ),
+    kw!(
+        "rspdeny",
+        "FLB",
+        http::rsp_simple,
+        "replace the response with 502 if a line matches"
+    ),
+    kw!(
+        "rspidel",
+        "FLB",
+        http::rsp_simple,
+        "rspdel, case-insensitive"
+    ),
+    kw!(
+        "rspideny",
+        "FLB",
+        http::rsp_simple,
+        "rspdeny, case-insensitive"
+    ),
     kw!("rspirep", "FLB", http::rsprep, "rsprep, case-insensitive"),
-    kw!("rsprep", "FLB", http::rsprep, "rewrite matching response lines"),
-    kw!("server", "LB", server::server, "backend server and its parameters (see the server rows)"),
+    kw!(
+        "rsprep",
+        "FLB",
+        http::rsprep,
+        "rewrite matching response lines"
+    ),
+    kw!(
+        "server",
+        "LB",
+        server::server,
+        "backend server and its parameters (see the server rows)"
+    ),
     kw!("source", "DLB", source, "outgoing source address"),
-    kw!("srvexp", "FLB", http::rsprep, "undocumented alias of rsprep"),
+    kw!(
+        "srvexp",
+        "FLB",
+        http::rsprep,
+        "undocumented alias of rsprep"
+    ),
     kw!("srvtimeout", "DLB", timeout, "deprecated: timeout server"),
-    kw!("stats", "DFLB", stats::stats, "statistics page (see the stats rows)"),
-    kw!("stick", "LB", persist::stick, "stick on / match / store-request / store-response"),
-    kw!("stick-table", "LB", persist::stick_table, "stick table declaration"),
-    kw!("tcp-request", "FL", http::tcp_request, "inspect-delay / content accept|reject"),
-    kw!("timeout", "DFLB", timeout, "timeouts (see the timeout rows)"),
-    kw!("transparent", "DLB", transparent, "deprecated: option transparent"),
-    kw!("use_backend", "FL", use_backend, "switch to a backend if/unless a condition"),
+    kw!(
+        "stats",
+        "DFLB",
+        stats::stats,
+        "statistics page (see the stats rows)"
+    ),
+    kw!(
+        "stick",
+        "LB",
+        persist::stick,
+        "stick on / match / store-request / store-response"
+    ),
+    kw!(
+        "stick-table",
+        "LB",
+        persist::stick_table,
+        "stick table declaration"
+    ),
+    kw!(
+        "tcp-request",
+        "FL",
+        http::tcp_request,
+        "inspect-delay / content accept|reject"
+    ),
+    kw!(
+        "timeout",
+        "DFLB",
+        timeout,
+        "timeouts (see the timeout rows)"
+    ),
+    kw!(
+        "transparent",
+        "DLB",
+        transparent,
+        "deprecated: option transparent"
+    ),
+    kw!(
+        "use_backend",
+        "FL",
+        use_backend,
+        "switch to a backend if/unless a condition"
+    ),
     kw!("usesrc", "LB", usesrc, "only valid after 'source'"),
 ];
 
 /// Two-word keywords documented separately.
 pub static SUBKEYWORDS: &[KeywordInfo] = &[
-    sub("capture cookie", "FL", "log the first cookie starting with a prefix"),
+    sub(
+        "capture cookie",
+        "FL",
+        "log the first cookie starting with a prefix",
+    ),
     sub("capture request header", "FL", "log a request header value"),
-    sub("capture response header", "FL", "log a response header value"),
-    sub("monitor fail", "FL", "make the monitor URI answer 503 if/unless a condition"),
+    sub(
+        "capture response header",
+        "FL",
+        "log a response header value",
+    ),
+    sub(
+        "monitor fail",
+        "FL",
+        "make the monitor URI answer 503 if/unless a condition",
+    ),
     sub("persist rdp-cookie", "DLB", "RDP cookie persistence"),
-    sub("rate-limit sessions", "DFL", "new sessions per second on the frontend"),
-    sub("tcp-request inspect-delay", "FL", "how long to wait for content"),
-    sub("tcp-request content", "FL", "accept or reject if/unless a condition"),
-    sub("http-check disable-on-404", "DLB", "a 404 check reply stops load-balancing to the server"),
-    sub("http-check expect", "DLB", "[!] status|rstatus|string|rstring <pattern>"),
-    sub("http-check send-state", "DLB", "send X-Haproxy-Server-State with checks"),
-    sub("stick on", "LB", "match and store a pattern in a stick table"),
+    sub(
+        "rate-limit sessions",
+        "DFL",
+        "new sessions per second on the frontend",
+    ),
+    sub(
+        "tcp-request inspect-delay",
+        "FL",
+        "how long to wait for content",
+    ),
+    sub(
+        "tcp-request content",
+        "FL",
+        "accept or reject if/unless a condition",
+    ),
+    sub(
+        "http-check disable-on-404",
+        "DLB",
+        "a 404 check reply stops load-balancing to the server",
+    ),
+    sub(
+        "http-check expect",
+        "DLB",
+        "[!] status|rstatus|string|rstring <pattern>",
+    ),
+    sub(
+        "http-check send-state",
+        "DLB",
+        "send X-Haproxy-Server-State with checks",
+    ),
+    sub(
+        "stick on",
+        "LB",
+        "match and store a pattern in a stick table",
+    ),
     sub("stick match", "LB", "match a pattern in a stick table"),
-    sub("stick store-request", "LB", "store a request pattern in a stick table"),
-    sub("stick store-response", "LB", "store a pattern at response time"),
+    sub(
+        "stick store-request",
+        "LB",
+        "store a request pattern in a stick table",
+    ),
+    sub(
+        "stick store-response",
+        "LB",
+        "store a pattern at response time",
+    ),
 ];
 
 const fn sub(name: &'static str, sec: &str, doc: &'static str) -> KeywordInfo {
@@ -168,29 +531,85 @@ const fn sub(name: &'static str, sec: &str, doc: &'static str) -> KeywordInfo {
 
 /// The `timeout` sub-keywords (and their old aliases).
 pub static TIMEOUTS: &[KeywordInfo] = &[
-    sub("timeout check", "DLB", "extra read timeout for health checks"),
+    sub(
+        "timeout check",
+        "DLB",
+        "extra read timeout for health checks",
+    ),
     sub("timeout client", "DFL", "client inactivity"),
     sub("timeout connect", "DLB", "server connect"),
-    sub("timeout http-keep-alive", "DFLB", "idle time between keep-alive requests"),
-    sub("timeout http-request", "DFLB", "deadline for complete request headers"),
-    sub("timeout queue", "DLB", "maximum time in queue (defaults to connect)"),
+    sub(
+        "timeout http-keep-alive",
+        "DFLB",
+        "idle time between keep-alive requests",
+    ),
+    sub(
+        "timeout http-request",
+        "DFLB",
+        "deadline for complete request headers",
+    ),
+    sub(
+        "timeout queue",
+        "DLB",
+        "maximum time in queue (defaults to connect)",
+    ),
     sub("timeout server", "DLB", "server inactivity"),
-    sub("timeout tarpit", "DFLB", "tarpit hold time (defaults to connect)"),
-    sub("timeout clitimeout", "DFL", "undocumented alias of timeout client"),
-    sub("timeout contimeout", "DLB", "undocumented alias of timeout connect"),
-    sub("timeout srvtimeout", "DLB", "undocumented alias of timeout server"),
+    sub(
+        "timeout tarpit",
+        "DFLB",
+        "tarpit hold time (defaults to connect)",
+    ),
+    sub(
+        "timeout clitimeout",
+        "DFL",
+        "undocumented alias of timeout client",
+    ),
+    sub(
+        "timeout contimeout",
+        "DLB",
+        "undocumented alias of timeout connect",
+    ),
+    sub(
+        "timeout srvtimeout",
+        "DLB",
+        "undocumented alias of timeout server",
+    ),
 ];
 
 /// The `balance` algorithms.
 pub static BALANCE: &[KeywordInfo] = &[
-    sub("balance roundrobin", "DLB", "weighted round-robin (dynamic weights)"),
-    sub("balance static-rr", "DLB", "weighted round-robin (static map)"),
+    sub(
+        "balance roundrobin",
+        "DLB",
+        "weighted round-robin (dynamic weights)",
+    ),
+    sub(
+        "balance static-rr",
+        "DLB",
+        "weighted round-robin (static map)",
+    ),
     sub("balance leastconn", "DLB", "fewest connections"),
     sub("balance source", "DLB", "hash of the client address"),
-    sub("balance uri", "DLB", "hash of the URI [len <n>] [depth <n>] [whole]"),
-    sub("balance url_param", "DLB", "hash of a URL parameter [check_post [<max_wait>]]"),
-    sub("balance hdr", "DLB", "hash of a header: hdr(<name>) [use_domain_only]"),
-    sub("balance rdp-cookie", "DLB", "hash of an RDP cookie: rdp-cookie[(<name>)]"),
+    sub(
+        "balance uri",
+        "DLB",
+        "hash of the URI [len <n>] [depth <n>] [whole]",
+    ),
+    sub(
+        "balance url_param",
+        "DLB",
+        "hash of a URL parameter [check_post [<max_wait>]]",
+    ),
+    sub(
+        "balance hdr",
+        "DLB",
+        "hash of a header: hdr(<name>) [use_domain_only]",
+    ),
+    sub(
+        "balance rdp-cookie",
+        "DLB",
+        "hash of an RDP cookie: rdp-cookie[(<name>)]",
+    ),
 ];
 
 /// Dispatches one line of a proxy section (1.4 `cfg_parse_listen`).
@@ -535,7 +954,10 @@ fn id(p: &mut Parser, px: &mut Px, l: &Ln) {
         return;
     }
     if !l.has(1) {
-        p.d.alert_t(&l.span, format!("'{}' expects an integer argument.", l.s(0)));
+        p.d.alert_t(
+            &l.span,
+            format!("'{}' expects an integer argument.", l.s(0)),
+        );
         return;
     }
     let v = atol(l.a(1)) as i32;
@@ -573,7 +995,10 @@ fn description(p: &mut Parser, px: &mut Px, l: &Ln) {
         p.d.set_abort();
         return;
     }
-    px.ir.description = Some(Spanned::new(l.span.clone(), super::global::join_words(l, 1)));
+    px.ir.description = Some(Spanned::new(
+        l.span.clone(),
+        super::global::join_words(l, 1),
+    ));
 }
 
 fn disabled(_p: &mut Parser, px: &mut Px, l: &Ln) {
@@ -775,7 +1200,10 @@ fn transparent(_p: &mut Parser, px: &mut Px, l: &Ln) {
 
 fn int_kw(p: &mut Parser, l: &Ln) -> Option<Spanned<u32>> {
     if !l.has(1) {
-        p.d.alert(&l.span, format!("'{}' expects an integer argument.", l.s(0)));
+        p.d.alert(
+            &l.span,
+            format!("'{}' expects an integer argument.", l.s(0)),
+        );
         return None;
     }
     Some(Spanned::new(l.span.clone(), atol(l.a(1)) as i32 as u32))
@@ -837,7 +1265,10 @@ fn dispatch(p: &mut Parser, px: &mut Px, l: &Ln) {
     }
     p.warnifnotcap(px, Cap::BE, &l.span, "dispatch", None);
     if !l.a(1).contains(&b':') {
-        p.d.alert(&l.span, format!("'{}' expects <addr:port> as argument.", l.s(0)));
+        p.d.alert(
+            &l.span,
+            format!("'{}' expects <addr:port> as argument.", l.s(0)),
+        );
         return;
     }
     match str2sa(l.a(1), &p.res) {
@@ -1000,13 +1431,12 @@ fn hash_type(p: &mut Parser, px: &mut Px, l: &Ln) {
 fn log(p: &mut Parser, px: &mut Px, l: &Ln) {
     if l.has(1) && !l.has(2) && l.is(1, "global") {
         // `log global` takes the global targets as they are at this point
-        px.ir.logs = p
-            .g
-            .ir
-            .logs
-            .iter()
-            .map(|t| Spanned::new(l.span.clone(), t.node.clone()))
-            .collect();
+        px.ir.logs =
+            p.g.ir
+                .logs
+                .iter()
+                .map(|t| Spanned::new(l.span.clone(), t.node.clone()))
+                .collect();
         return;
     }
     if !(l.has(1) && l.has(2)) {
@@ -1203,7 +1633,10 @@ fn source(p: &mut Parser, px: &mut Px, l: &Ln) {
 fn usesrc(p: &mut Parser, _px: &mut Px, l: &Ln) {
     p.d.alert(
         &l.span,
-        format!("'{}' only allowed after a '{}' statement.", "usesrc", "source"),
+        format!(
+            "'{}' only allowed after a '{}' statement.",
+            "usesrc", "source"
+        ),
     );
 }
 
@@ -1270,7 +1703,11 @@ fn timeout(p: &mut Parser, px: &mut Px, l: &Ln) {
         Err(c) => {
             p.d.alert(
                 &l.span,
-                format!("unexpected character '{}' in {} timeout", show_char(c), name),
+                format!(
+                    "unexpected character '{}' in {} timeout",
+                    show_char(c),
+                    name
+                ),
             );
             return;
         }
@@ -1283,11 +1720,17 @@ fn timeout(p: &mut Parser, px: &mut Px, l: &Ln) {
                 name,
                 px.type_str(),
                 px.name(),
-                if cap.has(Cap::BE) { "backend" } else { "frontend" }
+                if cap.has(Cap::BE) {
+                    "backend"
+                } else {
+                    "frontend"
+                }
             ),
         );
     } else if !px.is_defaults {
-        let cur = tmo_slot(&mut px.ir.timeouts, which).as_ref().map(|t| t.node);
+        let cur = tmo_slot(&mut px.ir.timeouts, which)
+            .as_ref()
+            .map(|t| t.node);
         let def = tmo_slot(&mut p.defaults.ir.timeouts, which)
             .as_ref()
             .map(|t| t.node);
@@ -1340,7 +1783,12 @@ fn rate_limit(p: &mut Parser, px: &mut Px, l: &Ln) {
         );
     } else if !px.is_defaults {
         let cur = px.ir.rate_limit_sessions.as_ref().map_or(0, |t| t.node);
-        let def = p.defaults.ir.rate_limit_sessions.as_ref().map_or(0, |t| t.node);
+        let def = p
+            .defaults
+            .ir
+            .rate_limit_sessions
+            .as_ref()
+            .map_or(0, |t| t.node);
         if cur != def {
             p.d.warn(
                 &l.span,

@@ -132,7 +132,9 @@ fn bracket(src: &[u8], start: usize, out: &mut String) -> Result<usize, RegexErr
             }
         }
     }
-    Err(RegexError::Invalid("unterminated bracket expression".into()))
+    Err(RegexError::Invalid(
+        "unterminated bracket expression".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -172,7 +174,9 @@ mod tests {
         assert!(m("^a&&b~~c$", false, b"a&&b~~c"));
         assert!(m("^[a&~]+$", false, b"&~a"));
         // raw non-ASCII bytes
-        assert!(compile(b"^\xe9t\xe9$", false).unwrap().is_match(b"\xe9t\xe9"));
+        assert!(compile(b"^\xe9t\xe9$", false)
+            .unwrap()
+            .is_match(b"\xe9t\xe9"));
     }
 
     #[test]
@@ -180,6 +184,9 @@ mod tests {
         assert_eq!(compile(br"(a)\1", false).err(), Some(RegexError::Backref));
         assert!(matches!(compile(b"(", false), Err(RegexError::Invalid(_))));
         assert!(matches!(compile(b"[a", false), Err(RegexError::Invalid(_))));
-        assert!(matches!(compile(b"a\\", false), Err(RegexError::Invalid(_))));
+        assert!(matches!(
+            compile(b"a\\", false),
+            Err(RegexError::Invalid(_))
+        ));
     }
 }

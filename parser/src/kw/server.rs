@@ -11,32 +11,74 @@ use super::{KeywordInfo, Ln, Parser, Sections};
 use crate::ir::*;
 use crate::section::{Cap, DefSrv, Px, SrvExtra};
 use crate::span::Spanned;
-use crate::value::{atol, invalid_char, lossy, parse_time, show_char, str2sa, str2sa_range, TimeUnit};
+use crate::value::{
+    atol, invalid_char, lossy, parse_time, show_char, str2sa, str2sa_range, TimeUnit,
+};
 use std::net::IpAddr;
 
 /// Documentation rows for the server parameters: (name, allowed in default-server, doc).
 pub static PARAMS: &[(&str, bool, &str)] = &[
     ("server addr", false, "health-check address"),
-    ("server backup", false, "only used when no active server is usable"),
+    (
+        "server backup",
+        false,
+        "only used when no active server is usable",
+    ),
     ("server check", false, "enable health checks"),
-    ("server cookie", false, "persistence cookie value of this server"),
+    (
+        "server cookie",
+        false,
+        "persistence cookie value of this server",
+    ),
     ("server disabled", false, "start in maintenance"),
     ("server downinter", true, "check interval while DOWN"),
-    ("server error-limit", true, "consecutive errors before on-error acts"),
+    (
+        "server error-limit",
+        true,
+        "consecutive errors before on-error acts",
+    ),
     ("server fall", true, "failed checks before DOWN"),
-    ("server fastinter", true, "check interval while changing state"),
+    (
+        "server fastinter",
+        true,
+        "check interval while changing state",
+    ),
     ("server id", false, "numeric server id"),
     ("server inter", true, "check interval"),
-    ("server maxconn", true, "concurrent connections (excess is queued)"),
+    (
+        "server maxconn",
+        true,
+        "concurrent connections (excess is queued)",
+    ),
     ("server maxqueue", true, "queue limit"),
-    ("server minconn", true, "dynamic connection limit floor (needs fullconn)"),
-    ("server observe", false, "passive health from traffic: layer4 or layer7"),
-    ("server on-error", true, "fastinter, fail-check, sudden-death or mark-down"),
+    (
+        "server minconn",
+        true,
+        "dynamic connection limit floor (needs fullconn)",
+    ),
+    (
+        "server observe",
+        false,
+        "passive health from traffic: layer4 or layer7",
+    ),
+    (
+        "server on-error",
+        true,
+        "fastinter, fail-check, sudden-death or mark-down",
+    ),
     ("server port", true, "health-check port"),
-    ("server redir", false, "answer GET/HEAD with a 302 to this prefix"),
+    (
+        "server redir",
+        false,
+        "answer GET/HEAD with a 302 to this prefix",
+    ),
     ("server rise", true, "good checks before UP"),
     ("server slowstart", true, "ramp-up time after recovery"),
-    ("server source", false, "per-server source address [usesrc ...] [interface ...]"),
+    (
+        "server source",
+        false,
+        "per-server source address [usesrc ...] [interface ...]",
+    ),
     ("server track", false, "mirror another server's state"),
     ("server weight", true, "load-balancing weight 0..256"),
 ];
@@ -79,7 +121,10 @@ fn common(p: &mut Parser, px: &mut Px, l: &Ln, defsrv: bool) {
     if !l.has(2) {
         p.d.alert(
             &l.span,
-            format!("'{}' expects <name> and <addr>[:<port>] as arguments.", l.s(0)),
+            format!(
+                "'{}' expects <name> and <addr>[:<port>] as arguments.",
+                l.s(0)
+            ),
         );
         return;
     }
@@ -498,10 +543,7 @@ fn params(
                     }
                     if l.is(j, "interface") {
                         if !l.has(j + 1) {
-                            p.d.alert(
-                                &l.span,
-                                format!("'{}' : missing interface name.", l.s(0)),
-                            );
+                            p.d.alert(&l.span, format!("'{}' : missing interface name.", l.s(0)));
                             return false;
                         }
                         src.interface = Some(l.s(j + 1).into_owned());
@@ -513,7 +555,11 @@ fn params(
                 b.0.source = Some(src);
             }
             (b"usesrc", Target::Server(_)) if srv_only => {
-                alert!("'{}' only allowed after a '{}' statement.", "usesrc", "source");
+                alert!(
+                    "'{}' only allowed after a '{}' statement.",
+                    "usesrc",
+                    "source"
+                );
             }
             _ => {
                 if !defsrv {
@@ -532,7 +578,10 @@ fn params(
 /// The check-port computation done when `check` is set (1.4 `do_check`).
 fn finish_check(p: &mut Parser, px: &Px, l: &Ln, srv: &mut Server, extra: &SrvExtra) {
     if srv.track.is_some() {
-        p.d.alert_t(&l.span, "unable to enable checks and tracking at the same time!");
+        p.d.alert_t(
+            &l.span,
+            "unable to enable checks and tracking at the same time!",
+        );
         srv.check = false;
         return;
     }

@@ -25,11 +25,27 @@ const fn k(name: &'static str, sec: &str, doc: &'static str) -> KeywordInfo {
 
 /// The `stats` sub-keywords of proxy sections.
 pub static KEYWORDS: &[KeywordInfo] = &[
-    k("stats admin", "LB", "enable the admin form if/unless a condition"),
-    k("stats auth", "DLB", "Basic-auth account <user>:<password> (repeatable)"),
-    k("stats enable", "DLB", "enable the statistics page with default settings"),
+    k(
+        "stats admin",
+        "LB",
+        "enable the admin form if/unless a condition",
+    ),
+    k(
+        "stats auth",
+        "DLB",
+        "Basic-auth account <user>:<password> (repeatable)",
+    ),
+    k(
+        "stats enable",
+        "DLB",
+        "enable the statistics page with default settings",
+    ),
     k("stats hide-version", "DLB", "hide the version on the page"),
-    k("stats http-request", "LB", "allow/deny/auth rules for the statistics page"),
+    k(
+        "stats http-request",
+        "LB",
+        "allow/deny/auth rules for the statistics page",
+    ),
     k("stats realm", "DLB", "Basic-auth realm"),
     k("stats refresh", "DLB", "Refresh header (seconds)"),
     k("stats scope", "DLB", "restrict the listed proxies"),
@@ -37,7 +53,11 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     k("stats show-legends", "DLB", "show extra legends"),
     k("stats show-node", "DLB", "show the node name"),
     k("stats uri", "DLB", "URI prefix of the statistics page"),
-    k("stats prometheus-uri", "DLB", "haproxide extension: Prometheus metrics URI"),
+    k(
+        "stats prometheus-uri",
+        "DLB",
+        "haproxide extension: Prometheus metrics URI",
+    ),
 ];
 
 fn fresh(l: &Ln) -> StatsConfig {
@@ -94,7 +114,11 @@ pub fn stats(p: &mut Parser, px: &mut Px, l: &Ln) {
             let Some(cond) = cond_at(p, px, l, 2) else {
                 p.d.alert(
                     &l.span,
-                    format!("error detected while parsing a '{} {}' rule.", l.s(0), l.s(1)),
+                    format!(
+                        "error detected while parsing a '{} {}' rule.",
+                        l.s(0),
+                        l.s(1)
+                    ),
                 );
                 return;
             };

@@ -38,7 +38,8 @@ pub static KEYWORDS: &[UlKw] = &[
     },
     UlKw {
         name: "user",
-        doc: "declare a user: <name> [password <crypt>|insecure-password <plain>] [groups <g1>,...]",
+        doc:
+            "declare a user: <name> [password <crypt>|insecure-password <plain>] [groups <g1>,...]",
     },
 ];
 
@@ -54,7 +55,10 @@ pub fn parse(p: &mut Parser, l: &Ln) {
     match l.a(0) {
         b"userlist" => {
             if !l.has(1) {
-                p.d.alert_t(&l.span, format!("'{}' expects <name> as arguments.", l.s(0)));
+                p.d.alert_t(
+                    &l.span,
+                    format!("'{}' expects <name> as arguments.", l.s(0)),
+                );
                 return;
             }
             if let Some(c) = invalid_char(l.a(1)) {
@@ -106,7 +110,10 @@ fn current(p: &mut Parser, l: &Ln) -> Option<usize> {
 
 fn group(p: &mut Parser, l: &Ln) {
     if !l.has(1) {
-        p.d.alert_t(&l.span, format!("'{}' expects <name> as arguments.", l.s(0)));
+        p.d.alert_t(
+            &l.span,
+            format!("'{}' expects <name> as arguments.", l.s(0)),
+        );
         return;
     }
     if let Some(c) = invalid_char(l.a(1)) {
@@ -151,7 +158,10 @@ fn group(p: &mut Parser, l: &Ln) {
             users = split_list(l.a(i + 1));
             i += 2;
         } else {
-            p.d.alert_t(&l.span, format!("'{}' only supports 'users' option.", l.s(0)));
+            p.d.alert_t(
+                &l.span,
+                format!("'{}' only supports 'users' option.", l.s(0)),
+            );
             return;
         }
     }
@@ -166,7 +176,10 @@ fn group(p: &mut Parser, l: &Ln) {
 
 fn user(p: &mut Parser, l: &Ln) {
     if !l.has(1) {
-        p.d.alert_t(&l.span, format!("'{}' expects <name> as arguments.", l.s(0)));
+        p.d.alert_t(
+            &l.span,
+            format!("'{}' expects <name> as arguments.", l.s(0)),
+        );
         return;
     }
     let Some(ui) = current(p, l) else {
@@ -188,7 +201,6 @@ fn user(p: &mut Parser, l: &Ln) {
         groups: Vec::new(),
     };
     let mut i = 2;
-    let mut ok = true;
     while l.has(i) {
         match l.a(i) {
             b"password" => u.password = Password::Crypt(l.s(i + 1).into_owned()),
@@ -202,13 +214,22 @@ fn user(p: &mut Parser, l: &Ln) {
                         l.s(0)
                     ),
                 );
-                ok = false;
                 break;
             }
         }
         i += 2;
     }
     // 1.4 links the user before reading its options, so it exists even after an error
-    let _ = ok;
     p.userlists[ui].users.push(Spanned::new(l.span.clone(), u));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comma_lists() {
+        assert_eq!(split_list(b"a,b,,c"), vec!["a", "b", "c"]);
+        assert!(split_list(b"").is_empty());
+    }
 }
