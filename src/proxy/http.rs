@@ -297,7 +297,7 @@ impl Session<'_> {
                 }
             }
             match read_some(&self.cli, rb, deadline).await {
-                ReadOutcome::Data(_) => {}
+                ReadOutcome::Data => {}
                 ReadOutcome::Full => {
                     fe.fe_counters.ereq.fetch_add(1, Relaxed);
                     tx.term.set(Cause::Proxy, Phase::Request);
@@ -904,7 +904,7 @@ impl Session<'_> {
                     }
                 }
                 match read_some(srv, resbuf, deadline).await {
-                    ReadOutcome::Data(_) => {}
+                    ReadOutcome::Data => {}
                     ReadOutcome::Full => {
                         be.be_counters.eresp.fetch_add(1, Relaxed);
                         tx.term.set(Cause::Proxy, Phase::Headers);
@@ -1193,7 +1193,7 @@ fn wants_keepalive(v: Version, info: &crate::http1::MsgInfo) -> bool {
 
 /// Result of one read attempt.
 enum ReadOutcome {
-    Data(usize),
+    Data,
     Eof,
     Timeout,
     Error,
@@ -1211,7 +1211,7 @@ async fn read_some(sock: &TcpStream, buf: &mut Buf, deadline: Option<Instant>) -
             Ok(0) => return ReadOutcome::Eof,
             Ok(n) => {
                 buf.fill(n);
-                return ReadOutcome::Data(n);
+                return ReadOutcome::Data;
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -1275,7 +1275,7 @@ async fn forward_body(
         }
         let deadline = from_to.map(|d| Instant::now() + d);
         match read_some(from, buf, deadline).await {
-            ReadOutcome::Data(_) => {}
+            ReadOutcome::Data => {}
             // A close-delimited body ends here; any other body was cut short.
             ReadOutcome::Eof if until_close => return Ok(()),
             ReadOutcome::Eof | ReadOutcome::Timeout | ReadOutcome::Error => return Err(from_side),
