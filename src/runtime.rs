@@ -100,6 +100,21 @@ impl Proxy {
         avoid.filter(|&a| self.servers.get(a).is_some_and(|s| s.is_usable()))
     }
 
+    /// Called by `check::state` after any change of a server's usability or effective weight:
+    /// UP, DOWN, NOLB (`disable-on-404`), maintenance (`disable server`/`enable server`),
+    /// and every slowstart ramp step. Runs on the control thread (or the admin caller),
+    /// after the server's state atomics were updated and before the 1.4 message is logged;
+    /// no check lock is held. Returns how many queued sessions it moved (1.4
+    /// `redistribute_pending` when the server stops taking traffic, `check_for_pending` when
+    /// it takes traffic again), which the message prints as "requeued".
+    /// TODO(#3): update the balancer. TODO(#4): redispatch the server's queue (`option
+    /// redispatch` without `option persist`) and hand backend-queued sessions to a server
+    /// that came UP.
+    pub fn server_state_changed(&self, idx: usize) -> u32 {
+        let _ = idx;
+        0
+    }
+
     /// Servers usable for load balancing right now (for `nbsrv` and the stats page).
     pub fn usable_servers(&self) -> usize {
         self.servers
@@ -131,6 +146,8 @@ pub struct Server {
     /// Requests waiting in this server's queue.
     pub nbpend: AtomicU32,
     pub counters: Counters,
+    /// Health-check state: health counter, last check, tracking, slowstart (`check::state`).
+    pub check: crate::check::CheckState,
 }
 
 impl Server {
@@ -240,13 +257,15 @@ impl Runtime {
                     idx: sidx,
                     puid,
                     addr,
-                    up: AtomicBool::new(true),
+                    // `disabled` starts in maintenance and not running, as 1.4.
+                    up: AtomicBool::new(!s.disabled),
                     maint: AtomicBool::new(s.disabled),
                     nolb: AtomicBool::new(false),
                     weight: AtomicU32::new(s.weight),
                     cur_sess: AtomicU32::new(0),
                     nbpend: AtomicU32::new(0),
                     counters: Counters::new(),
+                    check: crate::check::CheckState::new(&s.node),
                 });
             }
             let maxconn = p
@@ -272,6 +291,7 @@ impl Runtime {
                 cfg: p.clone(),
             });
         }
+        crate::check::resolve_tracking(&mut proxies);
         // Resolve backend names once, so the data path indexes instead of searching.
         let find_be = |name: &str| {
             config
