@@ -457,6 +457,62 @@ mod tests {
         acceptor.abort();
     }
 
+    /// CPU cost of checking 1,000 servers every 2 s (httpchk against a loopback server that
+    /// answers `200 OK`; the answering side runs in this process too, so this is an upper
+    /// bound for the checks alone).
+    #[tokio::test]
+    #[ignore = "benchmark (~8 s); run with `cargo test --release -- --ignored --nocapture bench_`"]
+    async fn bench_thousand_servers_every_two_seconds() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut b = [0u8; 256];
+                    let _ = c.read(&mut b).await;
+                    let _ = c.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await;
+                });
+            }
+        });
+        let servers = (0..1000)
+            .map(|i| server_at(&format!("s{i}"), addr, 2000, 2, 3))
+            .collect();
+        let mut b = backend("bk", servers);
+        b.check = sp(parser::ir::CheckKind::Http {
+            method: "OPTIONS".into(),
+            uri: "/".into(),
+            version: "HTTP/1.0".into(),
+        });
+        let rt = Arc::new(runtime(vec![b]));
+        let cpu = || {
+            let u =
+                nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
+            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+            t(u.user_time()) + t(u.system_time())
+        };
+        let h = start_with(rt.clone(), WARMUP_TICK);
+        // Let the start-up spread settle, then measure three full rounds.
+        tokio::time::sleep(ms(2000)).await;
+        let (c0, t0) = (cpu(), Instant::now());
+        tokio::time::sleep(ms(6000)).await;
+        let (c1, wall) = (cpu(), t0.elapsed());
+        let up = rt.proxies[0]
+            .servers
+            .iter()
+            .filter(|s| s.check.health() == 4)
+            .count();
+        println!(
+            "1000 servers / 2 s httpchk: {:.1}% of one core ({:.3} s CPU over {:.1} s), {up} at full health",
+            100.0 * (c1 - c0) / wall.as_secs_f64(),
+            c1 - c0,
+            wall.as_secs_f64()
+        );
+        assert_eq!(up, 1000);
+        h.shutdown().await;
+        acceptor.abort();
+    }
+
     #[tokio::test]
     async fn warmup_ticks_end_the_ramp() {
         let mut cfg = server("s1", 1, 1);
