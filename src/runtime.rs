@@ -124,21 +124,6 @@ impl Proxy {
         }
     }
 
-    /// Called by `check::state` after any change of a server's usability or effective weight:
-    /// UP, DOWN, NOLB (`disable-on-404`), maintenance (`disable server`/`enable server`),
-    /// and every slowstart ramp step. Runs on the control thread (or the admin caller),
-    /// after the server's state atomics were updated and before the 1.4 message is logged;
-    /// no check lock is held. Returns how many queued sessions it moved (1.4
-    /// `redistribute_pending` when the server stops taking traffic, `check_for_pending` when
-    /// it takes traffic again), which the message prints as "requeued".
-    /// TODO(#3): update the balancer. TODO(#4): redispatch the server's queue (`option
-    /// redispatch` without `option persist`) and hand backend-queued sessions to a server
-    /// that came UP.
-    pub fn server_state_changed(&self, idx: usize) -> u32 {
-        let _ = idx;
-        0
-    }
-
     /// Servers usable for load balancing right now (for `nbsrv` and the stats page).
     pub fn usable_servers(&self) -> usize {
         self.servers

@@ -15,7 +15,7 @@
 use super::state::{cstr, health_state, scaled_eweight, ServerId, WEIGHT_SCALE};
 use super::tcp::Reply;
 use crate::log::CheckStatus;
-use crate::runtime::{Proxy, Runtime, Server};
+use crate::runtime::{Runtime, Server};
 use parser::ir::{HttpExpect, HttpExpectKind};
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -56,27 +56,6 @@ pub fn request_bytes(line: &[u8], send_state: Option<&str>) -> Vec<u8> {
     v
 }
 
-/// Total effective weight of the servers that would take load-balanced traffic (1.4
-/// `lbprm.tot_weight`): the usable active servers, else the usable backups (all of them with
-/// `option allbackups`, the first one otherwise). In `WEIGHT_SCALE` units.
-fn total_scaled_weight(px: &Proxy, now: Instant) -> u32 {
-    let active: u32 = px
-        .servers
-        .iter()
-        .filter(|s| !s.cfg.backup && s.is_usable())
-        .map(|s| scaled_eweight(s, now))
-        .sum();
-    if active > 0 {
-        return active;
-    }
-    let mut backups = px.servers.iter().filter(|s| s.cfg.backup && s.is_usable());
-    if px.cfg.options.allbackups.is_some() {
-        backups.map(|s| scaled_eweight(s, now)).sum()
-    } else {
-        backups.next().map_or(0, |s| scaled_eweight(s, now))
-    }
-}
-
 /// `X-Haproxy-Server-State: <state>; name=<be>/<srv>; node=<node>; weight=<w>/<total>;
 /// scur=<cur>/<be cur>; qcur=<queued>[; throttle=<p>%]\r\n` (1.4
 /// `httpchk_build_status_header`), for `http-check send-state`.
@@ -88,7 +67,11 @@ pub fn send_state_header(rt: &Runtime, id: ServerId, now: Instant) -> String {
         return String::new();
     };
     let mut h = String::with_capacity(160);
-    let scale = |w: u32| w.div_ceil(WEIGHT_SCALE);
+    // The weights the balancer is using (lower during slowstart), in user units.
+    let weight = px
+        .lb
+        .stats_weight(id.server)
+        .unwrap_or_else(|| scaled_eweight(s, now).div_ceil(WEIGHT_SCALE));
     let be_cur = px
         .beconn
         .load(Relaxed)
@@ -100,8 +83,8 @@ pub fn send_state_header(rt: &Runtime, id: ServerId, now: Instant) -> String {
         px.name(),
         s.cfg.name,
         rt.global.node,
-        scale(scaled_eweight(s, now)),
-        scale(total_scaled_weight(px, now)),
+        weight,
+        px.lb.backend_stats_weight(),
         s.cur_sess.load(Relaxed),
         be_cur,
         s.nbpend.load(Relaxed)
@@ -357,8 +340,9 @@ mod tests {
         crate::check::apply_check_result(&rt, id, &fail);
         crate::check::apply_check_result(&rt, id, &ok);
         let now = Instant::now();
+        // The balancer got the first step at the UP transition (the ramp task moves it on).
         let h = send_state_header(&rt, id, now + Duration::from_millis(5_000));
-        assert!(h.contains("; weight=8/8;"), "{h}");
+        assert!(h.contains("; weight=1/1;"), "{h}");
         assert!(
             h.ends_with("; throttle=50%\r\n") || h.ends_with("; throttle=51%\r\n"),
             "{h}"
@@ -368,6 +352,9 @@ mod tests {
         assert!(h.contains("; weight=1/1;"), "{h}");
         let h = send_state_header(&rt, id, now + Duration::from_secs(11));
         assert!(h.ends_with("; qcur=0\r\n"), "{h}");
+        rt.proxies[0].lb.set_slowstart_step(0, Some(8));
+        let h = send_state_header(&rt, id, now);
+        assert!(h.contains("; weight=8/8;"), "{h}");
     }
 
     #[test]

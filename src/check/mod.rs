@@ -88,6 +88,7 @@ pub fn resolve_tracking(proxies: &mut [Proxy]) {
         if target_maint {
             t.up.store(false, Relaxed);
             t.check.force_health(0);
+            proxies[tracker.proxy].lb.set_usable(tracker.server, false);
         }
         proxies[target.proxy].servers[target.server]
             .check

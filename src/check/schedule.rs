@@ -234,8 +234,9 @@ async fn server_task(
     }
 }
 
-/// Steps the slowstart ramps: tells the proxy each time a warming-up server's weight step
-/// changes, and once more when the ramp ends (1.4 `server_warmup`).
+/// Steps the slowstart ramps: gives the balancer each new weight step of a warming-up
+/// server and full weight when the ramp ends, telling the proxy each time (1.4
+/// `server_warmup`).
 async fn warmup_task(rt: Arc<Runtime>, tick: Duration, mut stop: watch::Receiver<bool>) {
     let ids: Vec<ServerId> = rt
         .proxies
@@ -269,11 +270,13 @@ async fn warmup_task(rt: Arc<Runtime>, tick: Duration, mut stop: watch::Receiver
                 Some(step) => {
                     if step != last[i] {
                         last[i] = step;
+                        px.lb.set_slowstart_step(id.server, Some(step));
                         px.server_state_changed(id.server);
                     }
                 }
                 None => {
                     if s.check.finish_warmup(now) {
+                        px.lb.set_slowstart_step(id.server, None);
                         px.server_state_changed(id.server);
                     }
                     last[i] = 0;
@@ -519,14 +522,18 @@ mod tests {
         cfg.check = false;
         cfg.slowstart = 100;
         cfg.disabled = true;
+        cfg.weight = 16;
         let rt = Arc::new(runtime(vec![backend("bk", vec![cfg])]));
         let h = start_with(rt.clone(), ms(20));
         assert!(state::enable_server(&rt, sid(0, 0)));
         let s = srv(&rt, sid(0, 0));
         assert!(s.check.warmup_flag());
+        // The balancer starts it at one sixteenth of its weight.
+        assert_eq!(rt.proxies[0].lb.stats_weight(0), Some(1));
         wait_for(ms(2000), || !s.check.warmup_flag())
             .await
             .expect("ramp flag cleared after slowstart");
+        assert_eq!(rt.proxies[0].lb.stats_weight(0), Some(16));
         assert_eq!(
             state::effective_weight_permille(s, std::time::Instant::now()),
             1000

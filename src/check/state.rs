@@ -786,7 +786,16 @@ fn emit(rt: &Runtime, id: ServerId, ev: Event) {
     let Some((px, s)) = server_at(rt, id) else {
         return;
     };
-    let moved = px.server_state_changed(id.server);
+    if matches!(ev, Event::Up { .. }) && s.check.warmup_flag() {
+        // Enter the rotation at the first slowstart step (1.4 sets eweight to one step
+        // before telling the balancer the server is up).
+        let step = warmup_steps(s, Instant::now()).unwrap_or(1);
+        px.lb.set_slowstart_step(id.server, Some(step));
+    }
+    px.server_state_changed(id.server);
+    // Sessions moved between queues by the change (1.4 `redistribute_pending` /
+    // `check_for_pending`). TODO(#4): take the count from the queue code once it exists.
+    let moved = 0;
     let (act, bck) = usable_counts(px);
     let tracked = tracked_names(rt, s);
     let check = match &ev {
@@ -1344,6 +1353,8 @@ pub(crate) mod tests {
         );
         let px = &rt.proxies[0];
         assert_eq!(px.be_counters.chkdown.load(Relaxed), 1);
+        // The balancer follows.
+        assert_eq!(px.lb.usable_servers(), 0);
         // rise 2: two good checks bring s1 back, with its check details.
         let ok = CheckOutcome::new(CheckStatus::L7Ok, 200, b"OK", 4);
         apply_check_result(&rt, sid(0, 0), &ok);
@@ -1549,6 +1560,7 @@ pub(crate) mod tests {
         assert_eq!(status_text(&rt, srv(&rt, s1)), "MAINT");
         assert_eq!(status_text(&rt, srv(&rt, t1)), "MAINT(via)");
         assert!(!srv(&rt, t1).up.load(Relaxed));
+        assert_eq!(rt.proxies[0].lb.usable_servers(), 0);
         // Tracker in maintenance itself, then enabled while its target is still in MAINT.
         assert!(disable_server(&rt, t1));
         assert_eq!(status_text(&rt, srv(&rt, t1)), "MAINT");
@@ -1557,6 +1569,7 @@ pub(crate) mod tests {
         assert!(!srv(&rt, t1).up.load(Relaxed));
         assert!(enable_server(&rt, s1));
         assert!(srv(&rt, t1).up.load(Relaxed));
+        assert_eq!(rt.proxies[0].lb.usable_servers(), 2);
         assert_eq!(status_text(&rt, srv(&rt, t1)), "UP 1/3");
     }
 
