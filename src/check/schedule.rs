@@ -225,8 +225,10 @@ async fn server_task(
             continue;
         }
         s.check.check_started();
+        // Boxed so that the check's state (reply buffer included) exists only while a check
+        // runs, not in every idle task.
         let outcome = tokio::select! {
-            o = run_check(&rt, id, &plan) => o,
+            o = Box::pin(run_check(&rt, id, &plan)) => o,
             _ = stop.wait_for(|&v| v) => return,
         };
         state::apply_check_result(&rt, id, &outcome);

@@ -170,7 +170,7 @@ impl std::fmt::Debug for CheckState {
             .field("rise", &self.rise)
             .field("fall", &self.fall)
             .field("tracked", &self.tracked)
-            .field("inner", &*self.inner.lock())
+            .field("inner", &self.inner.try_lock().map(|g| format!("{:?}", *g)))
             .finish()
     }
 }
