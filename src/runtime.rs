@@ -157,6 +157,8 @@ pub struct Server {
     /// Requests waiting in this server's queue.
     pub nbpend: AtomicU32,
     pub counters: Counters,
+    /// Health-check state: health counter, last check, tracking, slowstart (`check::state`).
+    pub check: crate::check::CheckState,
 }
 
 impl Server {
@@ -250,13 +252,15 @@ impl Runtime {
                     idx: sidx,
                     puid,
                     addr,
-                    up: AtomicBool::new(true),
+                    // `disabled` starts in maintenance and not running, as 1.4.
+                    up: AtomicBool::new(!s.disabled),
                     maint: AtomicBool::new(s.disabled),
                     nolb: AtomicBool::new(false),
                     weight: AtomicU32::new(s.weight),
                     cur_sess: AtomicU32::new(0),
                     nbpend: AtomicU32::new(0),
                     counters: Counters::new(),
+                    check: crate::check::CheckState::new(&s.node),
                 });
             }
             let maxconn = p
@@ -283,6 +287,7 @@ impl Runtime {
                 cfg: p.clone(),
             });
         }
+        crate::check::resolve_tracking(&mut proxies);
         // Resolve backend names once, so the data path indexes instead of searching.
         let find_be = |name: &str| {
             config
