@@ -109,6 +109,13 @@ fn serve(config: Config, args: &Args) -> i32 {
             return 1;
         }
     };
+    let control = match start_control(rt.clone()) {
+        Ok(h) => h,
+        Err(e) => {
+            cli::alert(&format!("cannot start control thread: {e}"));
+            return 1;
+        }
+    };
     let handles = match crate::worker::start(rt, &listeners, worker_count()) {
         Ok(h) => h,
         Err(e) => {
@@ -120,5 +127,33 @@ fn serve(config: Config, args: &Args) -> i32 {
     for h in handles {
         let _ = h.join();
     }
+    let _ = control.join();
     0
+}
+
+/// The control thread: health checks (and, later, signals and the stats socket) run on its
+/// own single-threaded runtime, away from the workers' data path.
+fn start_control(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("haproxide-ctl".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    cli::alert(&format!("cannot start control runtime: {e}"));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let ident = crate::runtime::log_ident(&rt.config);
+                let checks = crate::check::start(rt.clone(), &ident);
+                while !rt.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                checks.shutdown().await;
+            });
+        })
 }
