@@ -628,6 +628,8 @@ impl Session<'_> {
                 be,
                 mode,
                 req_method,
+                req_version,
+                &req_info,
                 &rs_opts,
                 &srv_sock,
                 &mut resbuf,
@@ -876,6 +878,8 @@ impl Session<'_> {
         be: &Proxy,
         mode: ConnMode,
         req_method: Method,
+        req_version: Version,
+        req_info: &crate::http1::MsgInfo,
         opts: &ParseOptions,
         srv: &TcpStream,
         resbuf: &mut Buf,
@@ -990,9 +994,16 @@ impl Session<'_> {
             &mut sc.res_edit,
             &mut sc.persist,
         );
-        let server_close = res_info.connection.close || res_info.framing == Framing::UntilClose;
+        // In server-close mode the client is kept alive when it asked to be and the response
+        // length is known; the server's own `Connection: close` (we asked for it) is hidden.
+        let server_close = res_info.framing == Framing::UntilClose;
+        let keepalive = mode == ConnMode::ServerClose
+            && !server_close
+            && wants_keepalive(req_version, req_info);
         fix_response_connection(
             mode,
+            keepalive,
+            req_version,
             sc.res_idx.version(),
             resbuf.data(),
             &sc.res_idx,
@@ -1418,17 +1429,30 @@ fn fix_request_connection(
     set_close(v, buf, idx, edit, !pretend);
 }
 
-/// Response `Connection` header: httpclose/forceclose announce close to the client.
+/// Response `Connection` header: httpclose/forceclose announce close to the client;
+/// server-close announces keep-alive (1.0 clients) or close, as it will do.
 fn fix_response_connection(
     mode: ConnMode,
+    keepalive: bool,
+    req_v: Version,
     v: Version,
     buf: &[u8],
     idx: &HeadIndex,
     edit: &mut HeadEdit,
 ) {
     match mode {
-        ConnMode::Tunnel | ConnMode::ServerClose => {}
+        ConnMode::Tunnel => {}
         ConnMode::HttpClose | ConnMode::ForceClose => set_close(v, buf, idx, edit, true),
+        ConnMode::ServerClose if keepalive => {
+            let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
+            for id in ids {
+                let _ = edit.remove_token(buf, idx, id, b"close");
+            }
+            if req_v == Version::Http10 {
+                let _ = edit.append(b"Connection: keep-alive");
+            }
+        }
+        ConnMode::ServerClose => set_close(v, buf, idx, edit, true),
     }
 }
 
