@@ -1,0 +1,511 @@
+//! Run-time control of a started process: soft stop with `grace`, pause and resume of the
+//! listeners, and the state dumps. The signal thread (`signals.rs`) calls in here, and so can
+//! the stats socket later (`soft_stop`, `pause`, `resume`, `dump_state`, `dump_pools`).
+//!
+//! Compare with 1.4 `src/proxy.c` (`soft_stop`, `pause_proxies`, `listen_proxies`,
+//! `maintain_proxies` for the end of `grace`) and `src/haproxy.c` (`sig_dump_state`, `dump`).
+//!
+//! Each proxy has a state (`Running`, `Paused`, `Stopped`); worker accept loops read it and
+//! wait on [`Control::changed`]. The control keeps its own copy of every listening socket: to
+//! pause them (1.4's shutdown trick), to listen again on resume, and to hand them to the
+//! process that replaces us (`reload.rs`). A small thread ([`spawn_timer`]) stops each proxy
+//! when its `grace` ends.
+
+use crate::cli;
+use crate::listener::{proxy_type_str, Listener};
+use crate::process::pidfile::Pidfile;
+use crate::runtime::Runtime;
+use parking_lot::Mutex;
+use parser::ir;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// What a proxy's listeners are doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyState {
+    /// Accepting (or held off by maxconn, which the worker handles itself).
+    Running,
+    /// SIGTTOU: not listening; SIGTTIN resumes.
+    Paused,
+    /// Soft stop finished for this proxy, or `disabled`: its listeners are closed for good.
+    Stopped,
+}
+
+impl ProxyState {
+    fn from_u8(v: u8) -> ProxyState {
+        match v {
+            0 => ProxyState::Running,
+            1 => ProxyState::Paused,
+            _ => ProxyState::Stopped,
+        }
+    }
+    fn to_u8(self) -> u8 {
+        match self {
+            ProxyState::Running => 0,
+            ProxyState::Paused => 1,
+            ProxyState::Stopped => 2,
+        }
+    }
+}
+
+/// Our copy of one listening socket.
+struct Held {
+    proxy: usize,
+    addr: SocketAddr,
+    backlog: i32,
+    sock: TcpListener,
+}
+
+/// Process control state, one per `Runtime`.
+pub struct Control {
+    states: Vec<AtomicU8>,
+    /// When each proxy stops listening during a soft stop (`None` = not stopping).
+    stop_at: Mutex<Vec<Option<Instant>>>,
+    /// Wakes accept loops when a proxy changes state.
+    pub changed: tokio::sync::Notify,
+    held: Mutex<Vec<Held>>,
+    /// Set once our listening sockets were handed to another process: from then on they are
+    /// shared, so pausing must not shut them down under the new process's feet.
+    shared: AtomicBool,
+    /// Pokes the grace timer thread when deadlines change.
+    timer: OnceLock<mpsc::Sender<()>>,
+    pidfile: Mutex<Option<Pidfile>>,
+}
+
+impl Control {
+    /// Control state for `proxies`: `disabled` ones start stopped (1.4 `PR_STSTOPPED`), so
+    /// they never print stop messages.
+    pub fn new(proxies: &[ir::Proxy]) -> Control {
+        Control {
+            states: proxies
+                .iter()
+                .map(|p| {
+                    let s = if p.disabled.is_some() {
+                        ProxyState::Stopped
+                    } else {
+                        ProxyState::Running
+                    };
+                    AtomicU8::new(s.to_u8())
+                })
+                .collect(),
+            stop_at: Mutex::new(vec![None; proxies.len()]),
+            changed: tokio::sync::Notify::new(),
+            held: Mutex::new(Vec::new()),
+            shared: AtomicBool::new(false),
+            timer: OnceLock::new(),
+            pidfile: Mutex::new(None),
+        }
+    }
+
+    /// The state of proxy `idx` (an unknown index reads as stopped).
+    pub fn state(&self, idx: usize) -> ProxyState {
+        self.states
+            .get(idx)
+            .map(|s| ProxyState::from_u8(s.load(SeqCst)))
+            .unwrap_or(ProxyState::Stopped)
+    }
+
+    fn set_state(&self, idx: usize, st: ProxyState) {
+        if let Some(s) = self.states.get(idx) {
+            s.store(st.to_u8(), SeqCst);
+        }
+    }
+
+    /// Keeps a copy of every listening socket (for pause, resume and handover).
+    pub fn hold_listeners(&self, rt_proxies: &[ir::Proxy], listeners: &[Listener]) {
+        let mut held = self.held.lock();
+        for l in listeners {
+            let Ok(sock) = l.socket.try_clone() else {
+                continue;
+            };
+            let backlog = rt_proxies
+                .get(l.proxy)
+                .map(crate::listener::backlog_of)
+                .unwrap_or(2000);
+            held.push(Held {
+                proxy: l.proxy,
+                addr: l.addr,
+                backlog: i32::try_from(backlog).unwrap_or(i32::MAX).max(1),
+                sock,
+            });
+        }
+    }
+
+    /// Duplicates of the listening sockets still open, with their addresses, for the process
+    /// that replaces us. Marks them shared when there is at least one.
+    pub fn sockets_for_handover(&self) -> Vec<(SocketAddr, TcpListener)> {
+        let held = self.held.lock();
+        let out: Vec<(SocketAddr, TcpListener)> = held
+            .iter()
+            .filter(|h| self.state(h.proxy) != ProxyState::Stopped)
+            .filter_map(|h| h.sock.try_clone().ok().map(|s| (h.addr, s)))
+            .collect();
+        if !out.is_empty() {
+            self.shared.store(true, SeqCst);
+        }
+        out
+    }
+
+    /// Remembers the pidfile, so a stop can remove it if it still names us.
+    pub fn set_pidfile(&self, p: Pidfile) {
+        *self.pidfile.lock() = Some(p);
+    }
+
+    /// Removes the pidfile if it still holds our pid (a newer process may own it by now).
+    pub fn remove_pidfile(&self) {
+        if let Some(p) = self.pidfile.lock().as_ref() {
+            p.remove_if_ours(std::process::id());
+        }
+    }
+
+    /// The earliest pending end of `grace`.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.stop_at.lock().iter().flatten().min().copied()
+    }
+
+    fn poke_timer(&self) {
+        if let Some(tx) = self.timer.get() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Messages that 1.4 sends both to stderr (`Warning()`) and to the proxy's syslog targets.
+fn warn_and_log(_rt: &Runtime, _px: Option<usize>, text: &str) {
+    cli::warning(text);
+    // TODO(#6): also send to the proxy's (or global) syslog targets at LOG_WARNING once the
+    // runtime carries the `log` module's loggers.
+}
+
+/// Soft stop (SIGUSR1, 1.4 `soft_stop`): every proxy not yet stopped announces
+/// `Stopping <type> <name> in <grace> ms.` and stops listening when its `grace` ends; the
+/// process exits once every stream has ended. A second call does nothing, as 1.4 ignores
+/// further SIGUSR1s.
+pub fn soft_stop(rt: &Runtime) {
+    if rt.stopping.swap(true, SeqCst) {
+        return;
+    }
+    let now = Instant::now();
+    {
+        let mut stop_at = rt.control.stop_at.lock();
+        for (i, px) in rt.proxies.iter().enumerate() {
+            if rt.control.state(i) == ProxyState::Stopped {
+                continue;
+            }
+            let grace = px.cfg.grace.as_ref().map(|g| g.node).unwrap_or(0);
+            warn_and_log(
+                rt,
+                Some(i),
+                &format!(
+                    "Stopping {} {} in {} ms.",
+                    proxy_type_str(&px.cfg),
+                    px.name(),
+                    grace
+                ),
+            );
+            if let Some(slot) = stop_at.get_mut(i) {
+                *slot = Some(now + Duration::from_millis(u64::from(grace)));
+            }
+        }
+    }
+    expire(rt);
+    rt.control.poke_timer();
+    // Wake accept loops held off by maxconn, so they notice the stop.
+    rt.conn_released.notify_waiters();
+}
+
+/// Stops every proxy whose `grace` has ended (1.4 `maintain_proxies` while stopping):
+/// `Proxy <name> stopped (FE: <n> conns, BE: <n> conns).`, then its listeners close.
+pub fn expire(rt: &Runtime) {
+    let now = Instant::now();
+    let mut stopped = Vec::new();
+    {
+        let mut stop_at = rt.control.stop_at.lock();
+        for (i, slot) in stop_at.iter_mut().enumerate() {
+            if slot.is_some_and(|t| t <= now) {
+                *slot = None;
+                if rt.control.state(i) != ProxyState::Stopped {
+                    stopped.push(i);
+                }
+            }
+        }
+    }
+    if stopped.is_empty() {
+        return;
+    }
+    for &i in &stopped {
+        let px = &rt.proxies[i];
+        warn_and_log(
+            rt,
+            Some(i),
+            &format!(
+                "Proxy {} stopped (FE: {} conns, BE: {} conns).",
+                px.name(),
+                px.fe_counters.stot.load(Relaxed),
+                px.be_counters.stot.load(Relaxed)
+            ),
+        );
+        rt.control.set_state(i, ProxyState::Stopped);
+    }
+    // Our copies go; the workers close theirs when they see the state.
+    rt.control
+        .held
+        .lock()
+        .retain(|h| !stopped.contains(&h.proxy));
+    rt.control.changed.notify_waiters();
+}
+
+/// Pause (SIGTTOU, 1.4 `pause_proxies`): frontends stop listening so that a new process can
+/// bind their ports; `Pausing <type> <name>.` for each. A frontend whose sockets cannot be
+/// shut down is reported and the process soft-stops, as 1.4 does.
+pub fn pause(rt: &Runtime) {
+    let ctl = &rt.control;
+    let shared = ctl.shared.load(SeqCst);
+    let mut failed = false;
+    for (i, px) in rt.proxies.iter().enumerate() {
+        if !px.cfg.kind.has_fe() || ctl.state(i) != ProxyState::Running {
+            continue;
+        }
+        let what = format!("{} {}", proxy_type_str(&px.cfg), px.name());
+        warn_and_log(rt, Some(i), &format!("Pausing {what}."));
+        ctl.set_state(i, ProxyState::Paused);
+        // Sockets now shared with a newer process stay open: we only stop accepting.
+        if !shared && !shutdown_listeners(ctl, i) {
+            failed = true;
+            warn_and_log(rt, Some(i), &format!("{what} failed to enter pause mode."));
+        }
+    }
+    ctl.changed.notify_waiters();
+    rt.conn_released.notify_waiters();
+    if failed {
+        warn_and_log(
+            rt,
+            None,
+            "Some proxies refused to pause, performing soft stop now.",
+        );
+        soft_stop(rt);
+    }
+}
+
+/// Takes proxy `idx`'s sockets out of the listening state without closing them (on Linux,
+/// shutdown(SHUT_RD) on a listening socket releases the port and resets its queue; a later
+/// listen() takes it back). Returns false if one of them refused.
+fn shutdown_listeners(ctl: &Control, idx: usize) -> bool {
+    let held = ctl.held.lock();
+    let mut ok = true;
+    for h in held.iter().filter(|h| h.proxy == idx) {
+        if socket2::SockRef::from(&h.sock)
+            .shutdown(std::net::Shutdown::Read)
+            .is_err()
+        {
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// Resume (SIGTTIN, 1.4 `listen_proxies`): paused frontends listen again
+/// (`Enabling <type> <name>.`). If a port was taken meanwhile: `Port <n> busy while trying to
+/// enable <type> <name>.` and the frontend stays paused.
+pub fn resume(rt: &Runtime) {
+    let ctl = &rt.control;
+    let shared = ctl.shared.load(SeqCst);
+    for (i, px) in rt.proxies.iter().enumerate() {
+        if ctl.state(i) != ProxyState::Paused {
+            continue;
+        }
+        let what = format!("{} {}", proxy_type_str(&px.cfg), px.name());
+        warn_and_log(rt, Some(i), &format!("Enabling {what}."));
+        let mut busy = None;
+        if !shared {
+            let held = ctl.held.lock();
+            for h in held.iter().filter(|h| h.proxy == i) {
+                if socket2::SockRef::from(&h.sock).listen(h.backlog).is_err() {
+                    busy = Some(h.addr.port());
+                    break;
+                }
+            }
+        }
+        match busy {
+            None => ctl.set_state(i, ProxyState::Running),
+            Some(port) => {
+                warn_and_log(
+                    rt,
+                    Some(i),
+                    &format!("Port {port} busy while trying to enable {what}."),
+                );
+                // Another of its ports may be listening again: take them all back down.
+                shutdown_listeners(ctl, i);
+            }
+        }
+    }
+    ctl.changed.notify_waiters();
+}
+
+/// Immediate stop (SIGTERM, SIGINT): the pidfile goes if it is still ours, then the process
+/// exits at once, dropping every stream, as 1.4 dies on these signals.
+pub fn hard_stop(rt: &Runtime) -> ! {
+    rt.control.remove_pidfile();
+    std::process::exit(0)
+}
+
+/// SIGHUP's server state dump (1.4 `sig_dump_state`): one line per server and a summary per
+/// proxy. Returns the lines; [`on_sighup`] prints them.
+pub fn dump_state(rt: &Runtime) -> Vec<String> {
+    let mut out = Vec::new();
+    for px in &rt.proxies {
+        let name = px.name();
+        let mut totpend = px.nbpend.load(Relaxed);
+        let (mut act, mut bck) = (0u32, 0u32);
+        for s in &px.servers {
+            let up = s.up.load(Relaxed) && !s.maint.load(Relaxed);
+            let pend = s.nbpend.load(Relaxed);
+            totpend += pend;
+            out.push(format!(
+                "SIGHUP: Server {}/{} is {}. Conn: {} act, {} pend, {} tot.",
+                name,
+                s.cfg.name,
+                if up { "UP" } else { "DOWN" },
+                s.cur_sess.load(Relaxed),
+                pend,
+                s.counters.stot.load(Relaxed)
+            ));
+            if s.is_usable() {
+                if s.cfg.backup {
+                    bck += 1;
+                } else {
+                    act += 1;
+                }
+            }
+        }
+        let conn = format!(
+            "Conn: act(FE+BE): {}+{}, {} pend ({} unass), tot(FE+BE): {}+{}.",
+            px.feconn.load(Relaxed),
+            px.beconn.load(Relaxed),
+            totpend,
+            px.nbpend.load(Relaxed),
+            px.fe_counters.stot.load(Relaxed),
+            px.be_counters.stot.load(Relaxed)
+        );
+        out.push(if px.servers.is_empty() {
+            format!("SIGHUP: Proxy {name} has no servers. {conn}")
+        } else if act == 0 {
+            let why = if bck > 0 {
+                "is running on backup servers"
+            } else {
+                "has no server available"
+            };
+            format!("SIGHUP: Proxy {name} {why} ! {conn}")
+        } else {
+            format!(
+                "SIGHUP: Proxy {name} has {act} active servers and {bck} backup servers available. {conn}"
+            )
+        });
+    }
+    out
+}
+
+/// Prints SIGHUP's dump as 1.4 does: a header, then each line as a warning.
+pub fn on_sighup(rt: &Runtime) {
+    cli::warning("SIGHUP received, dumping servers states.");
+    // TODO(#6): 1.4 also sends `SIGHUP received, dumping servers states for proxy <name>.`
+    // and every line below to each proxy's syslog targets (LOG_NOTICE).
+    for line in dump_state(rt) {
+        cli::warning(&line);
+    }
+}
+
+/// SIGQUIT's summary (1.4 `dump_pools`). Our buffer and pipe pools are per worker thread and
+/// are not visible from here, so this reports what the process as a whole knows: streams and
+/// peak memory. Then unused heap memory goes back to the system, as 1.4's `pool_gc2` does.
+pub fn dump_pools(rt: &Runtime) -> String {
+    let maxrss_kb = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .map(|u| u.max_rss())
+        .unwrap_or(0);
+    let streams = rt.actconn.load(Relaxed);
+    let mut s = String::from("Dumping pools usage.\n");
+    s.push_str(&format!(
+        "  - Streams : {} active, {} accepted since start\n",
+        streams,
+        rt.cum_conn.load(Relaxed)
+    ));
+    s.push_str(&format!(
+        "  - Buffers : {} bytes each, taken per stream only while data is in flight\n",
+        rt.global.bufsize
+    ));
+    s.push_str(&format!(
+        "Total: {} proxies, {} active streams, {} kB peak resident memory.\n",
+        rt.proxies.len(),
+        streams,
+        maxrss_kb
+    ));
+    trim_heap();
+    s
+}
+
+/// Gives free heap pages back to the system (glibc only).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it takes no
+    // pointers from us and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Dispatches one signal (called by the signal thread).
+pub fn on_signal(rt: &Runtime, sig: i32) {
+    use signal_hook::consts::signal::*;
+    match sig {
+        SIGUSR1 => soft_stop(rt),
+        SIGTTOU => pause(rt),
+        SIGTTIN => resume(rt),
+        SIGHUP => on_sighup(rt),
+        SIGQUIT => eprint!("{}", dump_pools(rt)),
+        SIGTERM | SIGINT => hard_stop(rt),
+        _ => {}
+    }
+}
+
+/// Starts the thread that ends each proxy's `grace` on time during a soft stop.
+pub fn spawn_timer(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let (tx, rx) = mpsc::channel();
+    let _ = rt.control.timer.set(tx);
+    std::thread::Builder::new()
+        .name("haproxide-ctl".into())
+        .spawn(move || loop {
+            let wait = rt
+                .control
+                .next_deadline()
+                .map(|t| t.saturating_duration_since(Instant::now()));
+            let res = match wait {
+                Some(d) => rx.recv_timeout(d),
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            };
+            if let Err(mpsc::RecvTimeoutError::Disconnected) = res {
+                return;
+            }
+            expire(&rt);
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_roundtrip_and_unknown_index() {
+        for s in [ProxyState::Running, ProxyState::Paused, ProxyState::Stopped] {
+            assert_eq!(ProxyState::from_u8(s.to_u8()), s);
+        }
+        let c = Control::new(&[]);
+        assert_eq!(c.state(3), ProxyState::Stopped);
+        assert!(c.next_deadline().is_none());
+        assert!(c.sockets_for_handover().is_empty());
+        assert!(!c.shared.load(SeqCst));
+    }
+}
