@@ -75,7 +75,11 @@ pub fn start(
 async fn serve(rt: Arc<Runtime>, socks: Vec<(std::net::TcpListener, ListenerInfo)>) {
     let mut loops = Vec::new();
     for (sock, info) in socks {
-        loops.push(tokio::task::spawn_local(accept_loop(rt.clone(), sock, info)));
+        loops.push(tokio::task::spawn_local(accept_loop(
+            rt.clone(),
+            sock,
+            info,
+        )));
     }
     for l in loops {
         let _ = l.await;
@@ -129,7 +133,11 @@ async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: Listen
 }
 
 /// Accepts connections until the frontend leaves the running state.
-async fn accept_while_running(rt: &Arc<Runtime>, listener: &tokio::net::TcpListener, info: ListenerInfo) {
+async fn accept_while_running(
+    rt: &Arc<Runtime>,
+    listener: &tokio::net::TcpListener,
+    info: ListenerInfo,
+) {
     let fe = &rt.proxies[info.proxy];
     let at_limit =
         || rt.actconn.load(Relaxed) >= rt.global.maxconn || fe.feconn.load(Relaxed) >= fe.maxconn;

@@ -344,7 +344,9 @@ fn serve(config: Config, args: &Args) -> i32 {
 
     // 9. Drop privileges.
     match privs::drop_privileges(&privs) {
-        Ok(warnings) => warnings.iter().for_each(|w| warn(&format!("[{argv0}.main()] {w}"))),
+        Ok(warnings) => warnings
+            .iter()
+            .for_each(|w| warn(&format!("[{argv0}.main()] {w}"))),
         Err(e) => {
             cli::alert(&format!("[{argv0}.main()] {e}"));
             // The daemon's parent cleans up when it sees us fail.
@@ -368,7 +370,9 @@ fn serve(config: Config, args: &Args) -> i32 {
 
     // 10. Threads: signals, grace timer, handover, then the workers.
     if let Err(e) = signals::spawn(rt.clone()).and_then(|_| control::spawn_timer(rt.clone())) {
-        cli::alert(&format!("[{argv0}.main()] cannot start control threads: {e}"));
+        cli::alert(&format!(
+            "[{argv0}.main()] cannot start control threads: {e}"
+        ));
         return 1;
     }
     let _handover = reload::serve(rt.clone());
@@ -410,10 +414,7 @@ fn finish_parent(
     }
     if let Some(mut p) = pidfile {
         if let Err(e) = p.write_pids(&[child]) {
-            cli::alert(&format!(
-                "Cannot write pidfile {}: {e}",
-                p.path().display()
-            ));
+            cli::alert(&format!("Cannot write pidfile {}: {e}", p.path().display()));
         }
     }
     old.finish();

@@ -148,7 +148,8 @@ pub fn raise_nofile(want: u64, argv0: &str) -> Option<String> {
 
 /// The check 1.4 makes after dropping privileges: the limit in force must fit `maxsock`.
 pub fn check_nofile(maxconn: u32, maxsock: u64, argv0: &str) -> Option<String> {
-    let (cur, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok()?;
+    let (cur, _) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok()?;
     (cur < maxsock).then(|| {
         format!(
             "[{argv0}.main()] FD limit ({cur}) too low for maxconn={maxconn}/maxsock={maxsock}. Please raise 'ulimit-n' to {maxsock} or more to avoid any trouble."

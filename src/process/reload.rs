@@ -27,8 +27,8 @@ use crate::listener::{self, BindError, Listener};
 use crate::runtime::Runtime;
 use nix::sys::signal::Signal;
 use nix::sys::socket::{
-    self, sockopt, AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, UnixAddr,
+    self, sockopt, AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType, UnixAddr,
 };
 use nix::unistd::Pid;
 use std::io::{IoSlice, IoSliceMut};
@@ -276,7 +276,8 @@ impl OldPids {
         self.pids
             .iter()
             .filter(|(p, _)| {
-                i32::try_from(*p).is_ok_and(|p| nix::sys::signal::kill(Pid::from_raw(p), sig).is_ok())
+                i32::try_from(*p)
+                    .is_ok_and(|p| nix::sys::signal::kill(Pid::from_raw(p), sig).is_ok())
             })
             .count()
     }
@@ -406,6 +407,9 @@ mod tests {
         // No process serves this name (pids never get this high on Linux: max 2^22).
         let (socks, errs) = fetch(&[99_999_999]);
         assert!(socks.is_empty());
-        assert!(matches!(errs.as_slice(), [HandoverError::NotServing(99_999_999, _)]));
+        assert!(matches!(
+            errs.as_slice(),
+            [HandoverError::NotServing(99_999_999, _)]
+        ));
     }
 }
