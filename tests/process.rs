@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::*;
+use common::procs::*;
+use common::{free_port, haproxide_bin as bin, wait_until, Scratch};
 use nix::sys::signal::Signal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,205 +1,90 @@
-//! Helpers for end-to-end tests that run the real binary: loopback backends, port
-//! allocation, polling with deadlines, and guards that kill only the processes a test
-//! started.
+//! Shared helpers for end-to-end tests: loopback ports, demo origin servers, spawning
+//! haproxide (and Debian's HAProxy 2.6 for differential cases), and a raw HTTP/1 client that
+//! returns exact bytes. Every wait polls against a deadline; every child is killed on drop.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The binary under test.
-pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_haproxide"))
-}
-
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago (bound to port 0, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
 }
 
-/// Polls `f` every 10 ms until it returns true or `limit` passes; returns the last result.
-pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    loop {
+/// Polls `f` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
         if f() {
             return true;
         }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(20));
     }
+    f()
 }
 
-/// A pid runs (exists and is not a zombie).
-pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name in parentheses.
-        Ok(s) => s
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|st| st != 'Z' && st != 'X'),
-        Err(_) => false,
+/// True when something accepts TCP connections on `addr`.
+pub fn port_open(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// A child process killed (SIGKILL) and reaped on drop.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
-}
-
-/// Sends a signal to a pid.
-pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-}
-
-/// The pids in a pidfile (empty if missing).
-pub fn read_pids(path: &Path) -> Vec<i32> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
-/// Kills (SIGKILL) the registered pids that still run when dropped: a failing test must not
-/// leave daemons behind. Only pids this test started are ever registered.
-#[derive(Default)]
-pub struct Reaper(Mutex<Vec<i32>>);
-
-impl Reaper {
-    pub fn add(&self, pid: i32) {
-        if let Ok(mut v) = self.0.lock() {
-            if !v.contains(&pid) {
-                v.push(pid);
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
+    }
+    /// Waits for exit up to `timeout`; returns the exit code if it exited.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st.code().unwrap_or(-1));
             }
+            std::thread::sleep(Duration::from_millis(20));
         }
+        None
     }
-    pub fn add_pidfile(&self, path: &Path) {
-        for p in read_pids(path) {
-            self.add(p);
-        }
+    /// Everything the process wrote to stderr so far (only when spawned with a stderr file).
+    pub fn stderr_text(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 }
 
-impl Drop for Reaper {
+impl Drop for Proc {
     fn drop(&mut self) {
-        if let Ok(v) = self.0.lock() {
-            for &p in v.iter() {
-                if alive(p) {
-                    signal(p, nix::sys::signal::Signal::SIGKILL);
-                }
-            }
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-/// A loopback backend speaking a tiny protocol: the client sends `<delay_ms> <token>\n`, the
-/// backend waits `delay_ms`, answers `<token>\n` and closes. Stops when dropped.
-pub struct Backend {
-    pub addr: SocketAddr,
-    /// Requests read so far (counted before the delay).
-    pub received: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Backend {
-    pub fn start() -> Backend {
-        let l = TcpListener::bind("127.0.0.1:0").expect("backend bind");
-        let addr = l.local_addr().expect("backend addr");
-        let received = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, s) = (received.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            for c in l.incoming() {
-                if s.load(SeqCst) {
-                    return;
-                }
-                let Ok(mut c) = c else { continue };
-                let r = r.clone();
-                std::thread::spawn(move || {
-                    let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
-                    let mut line = Vec::new();
-                    let mut b = [0u8; 1];
-                    while line.len() < 200 {
-                        match c.read(&mut b) {
-                            Ok(1) if b[0] == b'\n' => break,
-                            Ok(1) => line.push(b[0]),
-                            _ => return,
-                        }
-                    }
-                    r.fetch_add(1, SeqCst);
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    let (delay, token) = text.split_once(' ').unwrap_or(("0", &text));
-                    let delay: u64 = delay.parse().unwrap_or(0);
-                    std::thread::sleep(Duration::from_millis(delay.min(10_000)));
-                    let _ = c.write_all(format!("{token}\n").as_bytes());
-                });
-            }
-        });
-        Backend {
-            addr,
-            received,
-            stop,
-            thread: Some(thread),
-        }
+/// The haproxide binary under test.
+pub fn haproxide_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("HAPROXIDE_BIN") {
+        return PathBuf::from(p);
     }
+    PathBuf::from(env!("CARGO_BIN_EXE_haproxide"))
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.stop.store(true, SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// Debian's HAProxy, if installed.
+pub fn haproxy26_bin() -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/sbin/haproxy");
+    p.exists().then_some(p)
 }
 
-/// One request through the proxy at `addr`; Ok when the backend's answer came back whole.
-pub fn request(addr: SocketAddr, delay_ms: u64, token: &str) -> Result<(), String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_millis(5000 + delay_ms)))
-        .map_err(|e| e.to_string())?;
-    s.write_all(format!("{delay_ms} {token}\n").as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)
-        .map_err(|e| format!("read: {e}"))?;
-    if out == format!("{token}\n") {
-        Ok(())
-    } else {
-        Err(format!("bad answer {out:?}"))
-    }
-}
-
-/// True when a connection to `addr` is refused right now.
-pub fn refused(addr: SocketAddr) -> bool {
-    matches!(
-        TcpStream::connect_timeout(&addr, Duration::from_secs(1)),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
-    )
-}
-
-/// A minimal TCP-mode configuration: `listen x` on `port` forwarding to `backend`, with
-/// `global_extra` and `listen_extra` lines added to those sections.
-pub fn tcp_config(
-    port: u16,
-    backend: SocketAddr,
-    global_extra: &str,
-    listen_extra: &str,
-) -> String {
-    format!(
-        "global\n    maxconn 200\n{global_extra}\nlisten x\n    bind 127.0.0.1:{port}\n    mode tcp\n    timeout connect 2s\n    timeout client 20s\n    timeout server 20s\n{listen_extra}\n    server s1 {backend}\n"
-    )
-}
-
-/// A test's scratch directory with a config file in it.
+/// A scratch directory removed on drop.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
 }
@@ -220,88 +105,314 @@ impl Scratch {
     }
 }
 
-/// Runs the binary to completion with `args`; returns (status, stdout, stderr).
-pub fn run(args: &[&str]) -> (i32, String, String) {
-    run_bin(&bin(), args)
-}
-
-pub fn run_bin(bin: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin)
-        .args(args)
+/// Starts a proxy binary in the foreground (`-db`) on `cfg` and waits until every address in
+/// `wait_for` accepts connections. Stderr goes to `<scratch>/<name>.err`.
+pub fn start_proxy(
+    bin: &Path,
+    scratch: &Scratch,
+    name: &str,
+    cfg: &str,
+    wait_for: &[SocketAddr],
+) -> Proc {
+    let cfg_path = scratch.write(&format!("{name}.cfg"), cfg);
+    let err = std::fs::File::create(scratch.path(&format!("{name}.err"))).expect("stderr file");
+    let child = Command::new(bin)
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg_path)
         .stdin(Stdio::null())
-        .output()
-        .expect("run binary");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("spawn proxy");
+    let mut p = Proc {
+        child,
+        name: name.to_string(),
+    };
+    let ok = wait_until(Duration::from_secs(10), || {
+        if let Ok(Some(_)) = p.child.try_wait() {
+            return true;
+        }
+        wait_for.iter().all(|a| port_open(*a))
+    });
+    if let Ok(Some(st)) = p.child.try_wait() {
+        panic!(
+            "{name} exited early ({st}); stderr:\n{}",
+            Proc::stderr_text(&scratch.path(&format!("{name}.err")))
+        );
+    }
+    assert!(ok, "{name} did not open {wait_for:?} in time");
+    p
 }
 
-/// A foreground process (`-db`) whose stderr is collected as it comes.
-pub struct Foreground {
-    pub child: Child,
-    pub stderr: Arc<Mutex<String>>,
+/// Starts haproxide on a config.
+pub fn start_haproxide(scratch: &Scratch, cfg: &str, wait_for: &[SocketAddr]) -> Proc {
+    start_proxy(&haproxide_bin(), scratch, "haproxide", cfg, wait_for)
 }
 
-impl Foreground {
-    pub fn start(args: &[&str]) -> Foreground {
-        let mut child = Command::new(bin())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn foreground process");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("stderr pipe");
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut s) = sink.lock() {
-                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+/// Demo origin servers running in-process on a background tokio runtime.
+pub struct Origins {
+    pub addrs: Vec<SocketAddr>,
+    pub stats: Vec<Arc<haproxide::demo::DemoStats>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// Starts one demo origin per name on 127.0.0.1:0.
+pub fn start_origins(names: &[&str]) -> Origins {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut addrs = Vec::new();
+    let mut stats = Vec::new();
+    for name in names {
+        let l = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind origin");
+        addrs.push(l.local_addr().expect("addr"));
+        let st = Arc::new(haproxide::demo::DemoStats::default());
+        stats.push(st.clone());
+        let cfg = haproxide::demo::DemoConfig {
+            name: name.to_string(),
+            session_cookie: "9ai9".into(),
+        };
+        rt.spawn(haproxide::demo::serve(l, cfg, st));
+    }
+    Origins {
+        addrs,
+        stats,
+        _rt: rt,
+    }
+}
+
+/// A parsed HTTP response with its exact bytes.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub raw: Vec<u8>,
+    pub status: u16,
+    /// Header lines as received (name, value), in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// `key=value` line from the demo origin's echo page.
+    pub fn echo(&self, key: &str) -> Option<String> {
+        let prefix = format!("{key}=");
+        self.body_text()
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    }
+    /// Header lines the origin reported receiving (`> Name: value`).
+    pub fn echoed_headers(&self) -> Vec<String> {
+        self.body_text()
+            .lines()
+            .filter_map(|l| l.strip_prefix("> ").map(str::to_string))
+            .collect()
+    }
+}
+
+/// Sends raw request bytes on a new connection and reads one response (until the framing
+/// says it is complete, or the connection closes).
+pub fn raw_request(addr: SocketAddr, req: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(req)?;
+    read_response(&mut s, req.starts_with(b"HEAD "))
+}
+
+/// Reads one response from a stream.
+pub fn read_response(s: &mut TcpStream, head_only: bool) -> std::io::Result<Response> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        if let Some(r) = try_parse(&raw, head_only) {
+            return Ok(r);
+        }
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if !raw.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            // close-delimited
+            return finish(raw, head_only, true)
+                .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn try_parse(raw: &[u8], head_only: bool) -> Option<Response> {
+    finish(raw.to_vec(), head_only, false)
+}
+
+fn finish(raw: Vec<u8>, head_only: bool, closed: bool) -> Option<Response> {
+    let mut hdrs = [httparse::EMPTY_HEADER; 128];
+    let mut r = httparse::Response::new(&mut hdrs);
+    let head_len = match r.parse(&raw) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return None,
+    };
+    let status = r.code.unwrap_or(0);
+    let headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
+    let rest = &raw[head_len..];
+    if (100..200).contains(&status) && status != 101 {
+        // interim response: skip it and parse what follows
+        let tail = rest.to_vec();
+        return finish(tail, head_only, closed).map(|mut resp| {
+            let mut all = raw[..head_len].to_vec();
+            all.extend_from_slice(&resp.raw);
+            resp.raw = all;
+            resp
+        });
+    }
+    let body: Vec<u8> = if head_only || status == 204 || status == 304 {
+        Vec::new()
+    } else if let Some(cl) = get("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
+        if rest.len() < cl {
+            return None;
+        }
+        rest[..cl].to_vec()
+    } else if get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        dechunk(rest)?
+    } else if closed {
+        rest.to_vec()
+    } else {
+        return None;
+    };
+    Some(Response {
+        raw,
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_txt = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_txt.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return data.windows(2).position(|w| w == b"\r\n").map(|_| out);
+        }
+        if data.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// A simple GET with a Host header and optional Cookie header, `Connection: close`.
+pub fn get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> std::io::Result<Response> {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: haproxide-test\r\n");
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    raw_request(addr, req.as_bytes())
+}
+
+/// A minimal cookie jar, like a browser for one host: keeps `name=value` from Set-Cookie.
+#[derive(Default, Debug, Clone)]
+pub struct Jar {
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Jar {
+    pub fn absorb(&mut self, r: &Response) {
+        for sc in r.headers_named("set-cookie") {
+            let first = sc.split(';').next().unwrap_or("");
+            if let Some((n, v)) = first.split_once('=') {
+                let (n, v) = (n.trim().to_string(), v.trim().to_string());
+                let expired =
+                    sc.to_ascii_lowercase().contains("max-age=0") || sc.contains("01-Jan-1970");
+                self.cookies.retain(|(k, _)| *k != n);
+                if !expired {
+                    self.cookies.push((n, v));
                 }
             }
-        });
-        Foreground { child, stderr }
+        }
     }
-
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Waits until stderr contains `text`.
-    pub fn wait_stderr(&self, text: &str, limit: Duration) -> bool {
-        wait_until(limit, || self.stderr().contains(text))
-    }
-
-    /// Waits for the exit; returns the status code (None on timeout).
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let mut code = None;
-        wait_until(limit, || match self.child.try_wait() {
-            Ok(Some(s)) => {
-                code = Some(s.code().unwrap_or(-1));
-                true
-            }
-            _ => false,
-        });
-        code
-    }
-}
-
-impl Drop for Foreground {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+    pub fn header(&self) -> Option<String> {
+        if self.cookies.is_empty() {
+            None
+        } else {
+            Some(
+                self.cookies
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         }
     }
 }
+
+/// Runs `haproxy -c`-style check with a binary, returning (exit code, stderr+stdout).
+pub fn check_config(bin: &Path, cfg: &Path, cwd: Option<&Path>) -> (i32, String) {
+    let mut cmd = Command::new(bin);
+    cmd.arg("-c").arg("-f").arg(cfg);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().expect("run -c");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Path of the shared material (`/work/shared` beside the repository).
+pub fn shared_dir() -> PathBuf {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for cand in [repo.join("../shared"), PathBuf::from("/work/shared")] {
+        if cand.join("spec").exists() {
+            return cand;
+        }
+    }
+    repo.join("../shared")
+}
+
+/// Process-management helpers (daemons, pidfiles, a line-protocol backend).
+pub mod procs;
