@@ -12,7 +12,8 @@
 //! when its `grace` ends.
 
 use crate::cli;
-use crate::listener::{proxy_type_str, Listener};
+use crate::listener::Listener;
+use crate::log;
 use crate::process::pidfile::Pidfile;
 use crate::runtime::Runtime;
 use parking_lot::Mutex;
@@ -200,12 +201,7 @@ pub fn soft_stop(rt: &Runtime) {
             warn_and_log(
                 rt,
                 Some(i),
-                &format!(
-                    "Stopping {} {} in {} ms.",
-                    proxy_type_str(&px.cfg),
-                    px.name(),
-                    grace
-                ),
+                &log::proxy_stopping_msg(px.cfg.kind, px.name(), u64::from(grace)),
             );
             if let Some(slot) = stop_at.get_mut(i) {
                 *slot = Some(now + Duration::from_millis(u64::from(grace)));
@@ -242,11 +238,10 @@ pub fn expire(rt: &Runtime) {
         warn_and_log(
             rt,
             Some(i),
-            &format!(
-                "Proxy {} stopped (FE: {} conns, BE: {} conns).",
+            &log::proxy_stopped_msg(
                 px.name(),
                 px.fe_counters.stot.load(Relaxed),
-                px.be_counters.stot.load(Relaxed)
+                px.be_counters.stot.load(Relaxed),
             ),
         );
         rt.control.set_state(i, ProxyState::Stopped);
@@ -270,23 +265,22 @@ pub fn pause(rt: &Runtime) {
         if !px.cfg.kind.has_fe() || ctl.state(i) != ProxyState::Running {
             continue;
         }
-        let what = format!("{} {}", proxy_type_str(&px.cfg), px.name());
-        warn_and_log(rt, Some(i), &format!("Pausing {what}."));
+        warn_and_log(rt, Some(i), &log::proxy_pausing_msg(px.cfg.kind, px.name()));
         ctl.set_state(i, ProxyState::Paused);
         // Sockets now shared with a newer process stay open: we only stop accepting.
         if !shared && !shutdown_listeners(ctl, i) {
             failed = true;
-            warn_and_log(rt, Some(i), &format!("{what} failed to enter pause mode."));
+            warn_and_log(
+                rt,
+                Some(i),
+                &log::proxy_pause_failed_msg(px.cfg.kind, px.name()),
+            );
         }
     }
     ctl.changed.notify_waiters();
     rt.conn_released.notify_waiters();
     if failed {
-        warn_and_log(
-            rt,
-            None,
-            "Some proxies refused to pause, performing soft stop now.",
-        );
+        warn_and_log(rt, None, log::PAUSE_REFUSED_MSG);
         soft_stop(rt);
     }
 }
@@ -318,8 +312,7 @@ pub fn resume(rt: &Runtime) {
         if ctl.state(i) != ProxyState::Paused {
             continue;
         }
-        let what = format!("{} {}", proxy_type_str(&px.cfg), px.name());
-        warn_and_log(rt, Some(i), &format!("Enabling {what}."));
+        warn_and_log(rt, Some(i), &log::proxy_enabling_msg(px.cfg.kind, px.name()));
         let mut busy = None;
         if !shared {
             let held = ctl.held.lock();
@@ -336,7 +329,7 @@ pub fn resume(rt: &Runtime) {
                 warn_and_log(
                     rt,
                     Some(i),
-                    &format!("Port {port} busy while trying to enable {what}."),
+                    &log::port_busy_msg(port, px.cfg.kind, px.name()),
                 );
                 // Another of its ports may be listening again: take them all back down.
                 shutdown_listeners(ctl, i);
@@ -359,61 +352,46 @@ pub fn dump_state(rt: &Runtime) -> Vec<String> {
     let mut out = Vec::new();
     for px in &rt.proxies {
         let name = px.name();
-        let mut totpend = px.nbpend.load(Relaxed);
-        let (mut act, mut bck) = (0u32, 0u32);
+        let mut sum = log::ProxySummary {
+            has_servers: !px.servers.is_empty(),
+            feconn: px.feconn.load(Relaxed),
+            beconn: px.beconn.load(Relaxed),
+            unassigned: px.nbpend.load(Relaxed),
+            total_pending: px.nbpend.load(Relaxed),
+            cum_feconn: px.fe_counters.stot.load(Relaxed),
+            cum_beconn: px.be_counters.stot.load(Relaxed),
+            ..Default::default()
+        };
         for s in &px.servers {
-            let up = s.up.load(Relaxed) && !s.maint.load(Relaxed);
             let pend = s.nbpend.load(Relaxed);
-            totpend += pend;
-            out.push(format!(
-                "SIGHUP: Server {}/{} is {}. Conn: {} act, {} pend, {} tot.",
+            sum.total_pending += pend;
+            out.push(log::sighup_server_msg(
                 name,
-                s.cfg.name,
-                if up { "UP" } else { "DOWN" },
+                &s.cfg.name,
+                s.up.load(Relaxed) && !s.maint.load(Relaxed),
                 s.cur_sess.load(Relaxed),
                 pend,
-                s.counters.stot.load(Relaxed)
+                s.counters.stot.load(Relaxed),
             ));
             if s.is_usable() {
                 if s.cfg.backup {
-                    bck += 1;
+                    sum.backup += 1;
                 } else {
-                    act += 1;
+                    sum.active += 1;
                 }
             }
         }
-        let conn = format!(
-            "Conn: act(FE+BE): {}+{}, {} pend ({} unass), tot(FE+BE): {}+{}.",
-            px.feconn.load(Relaxed),
-            px.beconn.load(Relaxed),
-            totpend,
-            px.nbpend.load(Relaxed),
-            px.fe_counters.stot.load(Relaxed),
-            px.be_counters.stot.load(Relaxed)
-        );
-        out.push(if px.servers.is_empty() {
-            format!("SIGHUP: Proxy {name} has no servers. {conn}")
-        } else if act == 0 {
-            let why = if bck > 0 {
-                "is running on backup servers"
-            } else {
-                "has no server available"
-            };
-            format!("SIGHUP: Proxy {name} {why} ! {conn}")
-        } else {
-            format!(
-                "SIGHUP: Proxy {name} has {act} active servers and {bck} backup servers available. {conn}"
-            )
-        });
+        out.push(log::sighup_proxy_summary_msg(name, &sum));
     }
     out
 }
 
 /// Prints SIGHUP's dump as 1.4 does: a header, then each line as a warning.
 pub fn on_sighup(rt: &Runtime) {
-    cli::warning("SIGHUP received, dumping servers states.");
+    cli::warning(log::SIGHUP_STDERR_MSG);
     // TODO(#6): 1.4 also sends `SIGHUP received, dumping servers states for proxy <name>.`
-    // and every line below to each proxy's syslog targets (LOG_NOTICE).
+    // (`log::sighup_proxy_header_msg`) and every line below to each proxy's syslog targets
+    // (LOG_NOTICE), once the runtime carries the loggers.
     for line in dump_state(rt) {
         cli::warning(&line);
     }
