@@ -117,6 +117,7 @@ async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: Listen
         let Some(sock) = idle.take() else {
             return;
         };
+        let epoch = rt.control.epoch(info.proxy);
         let listener = match tokio::net::TcpListener::from_std(sock) {
             Ok(l) => l,
             Err(e) => {
@@ -124,7 +125,7 @@ async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: Listen
                 return;
             }
         };
-        accept_while_running(&rt, &listener, info).await;
+        accept_while_running(&rt, &listener, info, epoch).await;
         match listener.into_std() {
             Ok(s) => idle = Some(s),
             Err(_) => return,
@@ -132,18 +133,22 @@ async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: Listen
     }
 }
 
-/// Accepts connections until the frontend leaves the running state.
+/// Accepts connections until the frontend leaves the running state, or until its sockets
+/// were paused since `epoch` (the registration is then stale, see `Control`).
 async fn accept_while_running(
     rt: &Arc<Runtime>,
     listener: &tokio::net::TcpListener,
     info: ListenerInfo,
+    epoch: u32,
 ) {
     let fe = &rt.proxies[info.proxy];
     let at_limit =
         || rt.actconn.load(Relaxed) >= rt.global.maxconn || fe.feconn.load(Relaxed) >= fe.maxconn;
     loop {
         let changed = rt.control.changed.notified();
-        if rt.control.state(info.proxy) != ProxyState::Running {
+        if rt.control.state(info.proxy) != ProxyState::Running
+            || rt.control.epoch(info.proxy) != epoch
+        {
             return;
         }
         // Hold off while at a limit; connections wait in the kernel backlog meanwhile.

@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use parser::ir;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -64,6 +64,11 @@ struct Held {
 /// Process control state, one per `Runtime`.
 pub struct Control {
     states: Vec<AtomicU8>,
+    /// Bumped each time a proxy's sockets are shut down by a pause. A worker registered its
+    /// socket with the reactor under one epoch; a shut-down socket leaves a final hang-up in
+    /// that registration, so after any pause (even one it never saw, resumed at once) the
+    /// worker must register the socket afresh.
+    epochs: Vec<AtomicU32>,
     /// When each proxy stops listening during a soft stop (`None` = not stopping).
     stop_at: Mutex<Vec<Option<Instant>>>,
     /// Wakes accept loops when a proxy changes state.
@@ -93,6 +98,7 @@ impl Control {
                     AtomicU8::new(s.to_u8())
                 })
                 .collect(),
+            epochs: proxies.iter().map(|_| AtomicU32::new(0)).collect(),
             stop_at: Mutex::new(vec![None; proxies.len()]),
             changed: tokio::sync::Notify::new(),
             held: Mutex::new(Vec::new()),
@@ -108,6 +114,11 @@ impl Control {
             .get(idx)
             .map(|s| ProxyState::from_u8(s.load(SeqCst)))
             .unwrap_or(ProxyState::Stopped)
+    }
+
+    /// The pause epoch of proxy `idx` (see [`Control`]).
+    pub fn epoch(&self, idx: usize) -> u32 {
+        self.epochs.get(idx).map(|e| e.load(SeqCst)).unwrap_or(0)
     }
 
     fn set_state(&self, idx: usize, st: ProxyState) {
@@ -289,6 +300,9 @@ pub fn pause(rt: &Runtime) {
 /// shutdown(SHUT_RD) on a listening socket releases the port and resets its queue; a later
 /// listen() takes it back). Returns false if one of them refused.
 fn shutdown_listeners(ctl: &Control, idx: usize) -> bool {
+    if let Some(e) = ctl.epochs.get(idx) {
+        e.fetch_add(1, SeqCst);
+    }
     let held = ctl.held.lock();
     let mut ok = true;
     for h in held.iter().filter(|h| h.proxy == idx) {
@@ -312,7 +326,11 @@ pub fn resume(rt: &Runtime) {
         if ctl.state(i) != ProxyState::Paused {
             continue;
         }
-        warn_and_log(rt, Some(i), &log::proxy_enabling_msg(px.cfg.kind, px.name()));
+        warn_and_log(
+            rt,
+            Some(i),
+            &log::proxy_enabling_msg(px.cfg.kind, px.name()),
+        );
         let mut busy = None;
         if !shared {
             let held = ctl.held.lock();
