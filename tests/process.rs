@@ -49,6 +49,16 @@ fn listening_inodes(port: u16) -> Vec<u64> {
     out
 }
 
+/// CPU time (user + system, in clock ticks) a process used so far.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
 /// True when process `pid` holds the socket with this inode.
 fn holds_socket(pid: i32, inode: u64) -> bool {
     let want = format!("socket:[{inode}]");
@@ -303,6 +313,24 @@ fn sigttou_pauses_and_sigttin_resumes() {
     assert!(wait_until(5 * SEC, || refused(addr)));
     signal(p.pid(), Signal::SIGTTIN);
     assert!(wait_until(5 * SEC, || request(addr, 0, "again").is_ok()));
+    // Back-to-back pauses and resumes, faster than the workers can follow: still serving,
+    // and not spinning on a stale socket registration afterwards.
+    for _ in 0..20 {
+        signal(p.pid(), Signal::SIGTTOU);
+        signal(p.pid(), Signal::SIGTTIN);
+    }
+    assert!(wait_until(5 * SEC, || p
+        .stderr()
+        .matches("Enabling proxy x.")
+        .count()
+        >= 2));
+    assert!(wait_until(5 * SEC, || request(addr, 0, "rapid").is_ok()));
+    std::thread::sleep(Duration::from_millis(200));
+    let cpu = cpu_ticks(p.pid());
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu_ticks(p.pid()) - cpu;
+    assert!(used < 20, "idle process used {used} ticks in 500 ms");
+    request(addr, 0, "after").expect("serving after rapid cycles");
     signal(p.pid(), Signal::SIGUSR1);
     assert_eq!(p.wait_exit(5 * SEC), Some(0));
 }
