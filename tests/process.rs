@@ -216,8 +216,19 @@ fn drops_privileges_into_a_chroot() {
     let soft: u64 = nofile.split_whitespace().nth(3).unwrap().parse().unwrap();
     assert!(soft >= 4096, "{nofile}");
     request(local(port), 0, "jailed").expect("request through the jailed process");
-    signal(pid, Signal::SIGTERM);
+    // A reload started as root takes the socket over from the jailed, unprivileged process.
+    let socket = listening_inodes(port);
+    let pid_s = pid.to_string();
+    let (code, _, err) = run(&["-D", "-f", s(&cfg), "-p", s(&pidf), "-sf", &pid_s]);
+    reaper.add_pidfile(&pidf);
+    assert_eq!(code, 0, "{err}");
+    let new = read_pids(&pidf)[0];
+    assert_ne!(new, pid);
+    assert!(holds_socket(new, socket[0]), "socket not taken over");
     assert!(wait_until(5 * SEC, || !alive(pid)));
+    request(local(port), 0, "reloaded").expect("request after the reload");
+    signal(new, Signal::SIGTERM);
+    assert!(wait_until(5 * SEC, || !alive(new)));
 }
 
 #[test]

@@ -15,8 +15,9 @@
 //! SCM_RIGHTS (at most [`FDS_PER_MSG`]), until `<last>` is 1. It learns each socket's
 //! address with getsockname(), reuses those matching a `bind`, binds the rest, and then
 //! signals the old pids (USR1 or TERM). Abstract sockets have no file permissions, so both
-//! sides check the peer's credentials: the server only answers root or its own uid, the
-//! client only accepts the pid it asked for.
+//! sides check the peer's credentials (SO_PEERCRED): the server only answers root or its
+//! own uid, the client only accepts the pid it asked for (the old process usually runs as
+//! the unprivileged `user` while the new one starts as root).
 //!
 //! When there is nothing to take over (the old process is HAProxy itself, or an older
 //! haproxide), binding works anyway thanks to SO_REUSEPORT, or, if the old process holds the
@@ -114,9 +115,10 @@ fn fetch_one(pid: u32) -> Result<Vec<OwnedFd>, HandoverError> {
     socket::setsockopt(&sock, sockopt::ReceiveTimeout, &timeval(IO_TIMEOUT)).map_err(io)?;
     let addr = abstract_addr(pid).map_err(io)?;
     socket::connect(sock.as_raw_fd(), &addr).map_err(|e| HandoverError::NotServing(pid, e))?;
+    // The name could be squatted by any local user, but not with the old process's pid.
+    // Its uid may differ from ours (it dropped privileges, we have not yet).
     let cred = socket::getsockopt(&sock, sockopt::PeerCredentials).map_err(io)?;
-    let me = nix::unistd::geteuid().as_raw();
-    if i64::from(cred.pid()) != i64::from(pid) || (cred.uid() != 0 && cred.uid() != me) {
+    if i64::from(cred.pid()) != i64::from(pid) {
         return Err(HandoverError::WrongPeer {
             pid,
             peer: cred.pid(),
