@@ -138,6 +138,86 @@ fn busy_port_fails_in_the_foreground_with_the_alert() {
     assert!(!pidf.exists());
 }
 
+#[test]
+fn quiet_verbose_and_nbproc_messages() {
+    let be = Backend::start();
+    let reaper = Reaper::default();
+    let sc = Scratch::new();
+    let port = free_port();
+    let pidf = sc.path("h.pid");
+    let cfg = sc.write("h.cfg", &tcp_config(port, be.addr, "    nbproc 4", ""));
+    // -q: nothing at all on the terminal, even the warnings.
+    let (code, out, err) = run(&["-q", "-D", "-f", s(&cfg), "-p", s(&pidf)]);
+    reaper.add_pidfile(&pidf);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+    let pid = read_pids(&pidf);
+    assert_eq!(pid.len(), 1, "nbproc 4 still runs one process");
+    signal(pid[0], Signal::SIGTERM);
+    assert!(wait_until(5 * SEC, || !alive(pid[0])));
+    // Without -q: how nbproc maps, once.
+    let (code, out, err) = run(&["-D", "-f", s(&cfg), "-p", s(&pidf)]);
+    reaper.add_pidfile(&pidf);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("nbproc 4: haproxide runs one process with "),
+        "{err}"
+    );
+    assert!(err.contains("the pidfile holds its one pid."), "{err}");
+    let pid = read_pids(&pidf);
+    signal(pid[0], Signal::SIGTERM);
+    assert!(wait_until(5 * SEC, || !alive(pid[0])));
+    // Foreground: 1.4's warning, and -V names the poller.
+    let mut p = Foreground::start(&["-V", "-f", s(&cfg)]);
+    assert!(
+        p.wait_stderr(
+            "<nbproc> is only meaningful in daemon mode. Setting limit to 1 process.",
+            5 * SEC
+        ),
+        "{}",
+        p.stderr()
+    );
+    wait_serving(local(port));
+    signal(p.pid(), Signal::SIGTERM);
+    assert_eq!(p.wait_exit(5 * SEC), Some(0));
+}
+
+#[test]
+fn st_reload_terminates_the_old_process_at_once() {
+    let be = Backend::start();
+    let reaper = Reaper::default();
+    let sc = Scratch::new();
+    let port = free_port();
+    let addr = local(port);
+    let pidf = sc.path("h.pid");
+    let cfg = sc.write("h.cfg", &tcp_config(port, be.addr, "", ""));
+    let (code, _, err) = run(&["-D", "-f", s(&cfg), "-p", s(&pidf)]);
+    reaper.add_pidfile(&pidf);
+    assert_eq!(code, 0, "{err}");
+    let old = read_pids(&pidf)[0];
+    let before = be.received.load(SeqCst);
+    let slow = std::thread::spawn(move || request(addr, 4000, "slow"));
+    assert!(wait_until(5 * SEC, || be.received.load(SeqCst) > before));
+    // The new process runs in the foreground this time (it signals before dropping
+    // privileges, as 1.4) and writes its own pid.
+    let old_s = old.to_string();
+    let mut p = Foreground::start(&["-db", "-f", s(&cfg), "-p", s(&pidf), "-st", &old_s]);
+    reaper.add(p.pid());
+    assert!(
+        wait_until(3 * SEC, || !alive(old)),
+        "-st did not stop {old}"
+    );
+    assert!(
+        slow.join().unwrap().is_err(),
+        "-st cuts the old process's streams"
+    );
+    assert!(wait_until(5 * SEC, || read_pids(&pidf) == [p.pid()]));
+    request(addr, 0, "new").expect("the new process serves");
+    signal(p.pid(), Signal::SIGUSR1);
+    assert_eq!(p.wait_exit(5 * SEC), Some(0));
+    assert!(!pidf.exists());
+}
+
 /// Creates the unprivileged test user if needed; None when that is impossible.
 fn test_user() -> Option<(u32, u32, String)> {
     const NAME: &str = "haproxide-test";
