@@ -7,7 +7,7 @@
 //! 3. block the signals we handle, raise `ulimit-n`, apply `-m`;
 //! 4. take over the listening sockets of the `-sf/-st` pids (`reload.rs`);
 //! 5. bind the rest, pausing the old pids with SIGTTOU while a port is busy;
-//! 6. quiet mode detaches stdio; open the pidfile;
+//! 6. quiet mode detaches stdio; a daemon opens its pidfile;
 //! 7. chroot;
 //! 8. daemon: fork; the parent waits for the child to serve, writes the pidfile, signals
 //!    the old pids and exits. Foreground: signal the old pids now (before setuid, as 1.4);
@@ -294,7 +294,10 @@ fn serve(config: Config, args: &Args) -> i32 {
             d.detach_stdio();
         }
     }
-    let mut pidfile = match &rt.global.pidfile {
+    // As 1.4, only a daemon writes a pidfile: a foreground run (a debugging session beside
+    // the service, or under a supervisor) must not take over the service's file.
+    let pidfile_path = rt.global.pidfile.as_ref().filter(|_| modes.daemon);
+    let mut pidfile = match pidfile_path {
         Some(path) => match pidfile::Pidfile::create(path) {
             Ok(p) => Some(p),
             Err(_) => {
@@ -358,11 +361,6 @@ fn serve(config: Config, args: &Args) -> i32 {
     }
     if let Some(w) = privs::check_nofile(rt.global.maxconn, maxsock, &argv0) {
         warn(&w);
-    }
-    if !modes.daemon {
-        if let Some(p) = pidfile.as_mut() {
-            let _ = p.write_pids(&[std::process::id()]);
-        }
     }
     if let Some(p) = pidfile {
         rt.control.set_pidfile(p);
