@@ -71,8 +71,8 @@ pub struct Proxy {
     pub fullconn: u32,
     /// Canned responses for this proxy: built-in bytes or `errorfile`/`errorloc` overrides.
     pub errors: ErrorMessages,
-    /// Round-robin cursor. TODO(#3): replaced by the `lb` module's balancers.
-    pub rr_next: AtomicU32,
+    /// The backend's load balancer (all 1.4 algorithms, weights, backups).
+    pub lb: crate::lb::Balancer,
 }
 
 impl Proxy {
@@ -89,17 +89,41 @@ impl Proxy {
     pub fn retries(&self) -> u32 {
         self.cfg.retries.as_ref().map(|r| r.node).unwrap_or(3)
     }
-    /// Chooses a server by load balancing, avoiding `avoid` when another one is usable.
-    /// TODO(#3): delegate to `lb` (all algorithms, weights, backups).
-    pub fn pick(&self, avoid: Option<usize>) -> Option<usize> {
-        let n = self.servers.len();
-        for _ in 0..n {
-            let i = self.rr_next.fetch_add(1, Relaxed) as usize % n;
-            if self.servers[i].is_usable() && Some(i) != avoid && !self.servers[i].cfg.backup {
-                return Some(i);
-            }
+    /// Chooses a server by load balancing for `input`, avoiding `avoid` (redispatch) when
+    /// the algorithm allows. `None`: no usable server, or every candidate is full.
+    pub fn pick(&self, input: &crate::lb::PickInput<'_>, avoid: Option<usize>) -> Option<usize> {
+        self.lb.pick(input, avoid, &|i| {
+            self.servers.get(i).is_some_and(|s| s.is_full())
+        })
+    }
+
+    /// A connection to server `idx` starts (or is being attempted): counts it for `maxconn`,
+    /// the stats and leastconn.
+    pub fn server_conn_start(&self, idx: usize) {
+        if let Some(s) = self.servers.get(idx) {
+            let cur = s.cur_sess.fetch_add(1, Relaxed) + 1;
+            s.counters.new_session(u64::from(cur));
+            self.lb.conn_start(idx);
         }
-        avoid.filter(|&a| self.servers.get(a).is_some_and(|s| s.is_usable()))
+    }
+
+    /// The connection to server `idx` ended (or the attempt failed).
+    pub fn server_conn_end(&self, idx: usize) {
+        if let Some(s) = self.servers.get(idx) {
+            s.cur_sess.fetch_sub(1, Relaxed);
+            self.lb.conn_end(idx);
+        }
+    }
+
+    /// Tells the balancer that server `idx` changed state (health, maintenance, weight):
+    /// called by health checks and admin actions.
+    pub fn server_state_changed(&self, idx: usize) {
+        if let Some(s) = self.servers.get(idx) {
+            self.lb.set_usable(
+                idx,
+                s.up.load(Relaxed) && !s.maint.load(Relaxed) && !s.nolb.load(Relaxed),
+            );
+        }
     }
 
     /// Servers usable for load balancing right now (for `nbsrv` and the stats page).
@@ -202,37 +226,20 @@ impl Runtime {
     /// Turns a validated configuration into live state.
     pub fn build(config: Config, global: GlobalSettings) -> Result<Runtime, BuildError> {
         let mut proxies = Vec::with_capacity(config.proxies.len());
-        let mut next_uuid = 1;
-        let used_ids: Vec<u32> = config
-            .proxies
-            .iter()
-            .filter_map(|p| p.id.as_ref().map(|i| i.node))
-            .collect();
+        // Numbering as 1.4: explicit ids kept, the others take the next free number.
+        let uuids = crate::lb::auto_puids(
+            &config
+                .proxies
+                .iter()
+                .map(|p| p.id.as_ref().map(|i| i.node))
+                .collect::<Vec<_>>(),
+        );
         for (idx, p) in config.proxies.iter().enumerate() {
-            let uuid = match &p.id {
-                Some(id) => id.node,
-                None => {
-                    while used_ids.contains(&next_uuid) {
-                        next_uuid += 1;
-                    }
-                    next_uuid += 1;
-                    next_uuid - 1
-                }
-            };
+            let uuid = uuids[idx];
             let mut servers = Vec::with_capacity(p.servers.len());
-            let used_sids: Vec<u32> = p.servers.iter().filter_map(|s| s.id).collect();
-            let mut next_sid = 1;
+            let puids = crate::lb::auto_puids(&p.servers.iter().map(|s| s.id).collect::<Vec<_>>());
             for (sidx, s) in p.servers.iter().enumerate() {
-                let puid = match s.id {
-                    Some(id) => id,
-                    None => {
-                        while used_sids.contains(&next_sid) {
-                            next_sid += 1;
-                        }
-                        next_sid += 1;
-                        next_sid - 1
-                    }
-                };
+                let puid = puids[sidx];
                 let addr = match (s.addr.ip, s.addr.port) {
                     (Some(ip), ir::ServerPort::Fixed(port)) => Some(SocketAddr::new(ip, port)),
                     _ => None,
@@ -270,7 +277,7 @@ impl Runtime {
                 maxconn,
                 fullconn: p.fullconn.as_ref().map(|f| f.node).unwrap_or(maxconn),
                 errors: ErrorMessages::from_cfg(&p.errors),
-                rr_next: AtomicU32::new(0),
+                lb: crate::lb::Balancer::for_proxy(p),
                 cfg: p.clone(),
             });
         }

@@ -1,8 +1,9 @@
 #![no_main]
-// Fuzz target http1_request: see src/fuzz_entry.rs (or parser) for the function it drives; the corpus in
-// fuzz/corpus/http1_request is replayed by tests/fuzz_corpus.rs on every test run.
+// Fuzz target http1_request: drives haproxide::http1::fuzz::request (src/http1/fuzz.rs), which asserts the
+// codec's invariants. The corpus in fuzz/corpus/http1_request is replayed by tests/fuzz_corpus_http1.rs
+// on every test run.
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = data;
+    haproxide::http1::fuzz::request(data);
 });

@@ -14,7 +14,7 @@
 use crate::runtime::{Proxy, Server};
 use socket2::SockRef;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
@@ -115,9 +115,7 @@ where
         };
         let srv = &be.servers[srv_idx];
         let addr = server_addr(srv, req.client_dst);
-        srv.cur_sess.fetch_add(1, SeqCst);
-        srv.counters
-            .new_session(u64::from(srv.cur_sess.load(Relaxed)));
+        be.server_conn_start(srv_idx);
         let t0 = Instant::now();
         let attempt = async {
             let fut = tcp_connect(addr, req.tcpka);
@@ -132,7 +130,7 @@ where
         let result = tokio::select! {
             r = attempt => r,
             _ = &mut client_gone, if abort_on_close => {
-                srv.cur_sess.fetch_sub(1, SeqCst);
+                be.server_conn_end(srv_idx);
                 return Err((ConnectFail::ClientAbort { queued: false }, Some(srv_idx), tries));
             }
         };
@@ -153,7 +151,7 @@ where
                 });
             }
             Err(kind) => {
-                srv.cur_sess.fetch_sub(1, SeqCst);
+                be.server_conn_end(srv_idx);
                 left -= 1;
                 if left < 0 {
                     srv.counters.econ.fetch_add(1, Relaxed);

@@ -4,18 +4,19 @@
 use super::connect::{self, ConnectReq};
 use super::stream::enter_backend;
 use super::tunnel::{self, TunnelBytes, TunnelCfg};
+use crate::lb::PickInput;
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use std::cell::Cell;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::TcpStream;
 
 pub async fn run(
     rt: &Runtime,
     fe: &Proxy,
     cli: TcpStream,
-    _peer: SocketAddr,
+    peer: SocketAddr,
     local: SocketAddr,
     _info: ListenerInfo,
 ) {
@@ -34,7 +35,13 @@ pub async fn run(
         nolinger: be.cfg.options.nolinger.is_some(),
     };
     let gone = client_closed(&cli);
-    let conn = match connect::connect(&req, |avoid| be.pick(avoid), gone).await {
+    let conn = match connect::connect(
+        &req,
+        |avoid| be.pick(&PickInput::tcp(peer.ip(), &[]), avoid),
+        gone,
+    )
+    .await
+    {
         Ok(c) => c,
         Err(_) => return,
     };
@@ -55,7 +62,7 @@ pub async fn run(
         let srv = &be.servers[s];
         srv.counters.bin.fetch_add(c.req, Relaxed);
         srv.counters.bout.fetch_add(c.res, Relaxed);
-        srv.cur_sess.fetch_sub(1, SeqCst);
+        be.server_conn_end(s);
     }
 }
 
