@@ -86,11 +86,17 @@ impl Control {
     /// Control state for `proxies`: `disabled` ones start stopped (1.4 `PR_STSTOPPED`), so
     /// they never print stop messages.
     pub fn new(proxies: &[ir::Proxy]) -> Control {
+        let disabled: Vec<bool> = proxies.iter().map(|p| p.disabled.is_some()).collect();
+        Control::with_disabled(&disabled)
+    }
+
+    /// Control state for one proxy per entry, stopped where the entry is true.
+    pub fn with_disabled(disabled: &[bool]) -> Control {
         Control {
-            states: proxies
+            states: disabled
                 .iter()
-                .map(|p| {
-                    let s = if p.disabled.is_some() {
+                .map(|&d| {
+                    let s = if d {
                         ProxyState::Stopped
                     } else {
                         ProxyState::Running
@@ -98,8 +104,8 @@ impl Control {
                     AtomicU8::new(s.to_u8())
                 })
                 .collect(),
-            epochs: proxies.iter().map(|_| AtomicU32::new(0)).collect(),
-            stop_at: Mutex::new(vec![None; proxies.len()]),
+            epochs: disabled.iter().map(|_| AtomicU32::new(0)).collect(),
+            stop_at: Mutex::new(vec![None; disabled.len()]),
             changed: tokio::sync::Notify::new(),
             held: Mutex::new(Vec::new()),
             shared: AtomicBool::new(false),
@@ -174,6 +180,95 @@ impl Control {
         }
     }
 
+    /// Starts the soft stop of proxy `idx`: it stops at `at`. False if it is stopped already.
+    fn begin_stop(&self, idx: usize, at: Instant) -> bool {
+        if self.state(idx) == ProxyState::Stopped {
+            return false;
+        }
+        if let Some(slot) = self.stop_at.lock().get_mut(idx) {
+            *slot = Some(at);
+        }
+        true
+    }
+
+    /// Stops the proxies whose `grace` ended by `now`: their state becomes `Stopped` and our
+    /// copies of their sockets close. Returns them, for the messages.
+    fn stop_due(&self, now: Instant) -> Vec<usize> {
+        let mut due = Vec::new();
+        for (i, slot) in self.stop_at.lock().iter_mut().enumerate() {
+            if slot.is_some_and(|t| t <= now) {
+                *slot = None;
+                if self.state(i) != ProxyState::Stopped {
+                    due.push(i);
+                }
+            }
+        }
+        if !due.is_empty() {
+            for &i in &due {
+                self.set_state(i, ProxyState::Stopped);
+            }
+            self.held.lock().retain(|h| !due.contains(&h.proxy));
+            self.changed.notify_waiters();
+        }
+        due
+    }
+
+    /// Pauses running proxy `idx`: no more accepting, and its sockets leave the listening
+    /// state unless they are shared with a newer process. None if it was not running,
+    /// Some(false) if a socket refused.
+    fn pause_one(&self, idx: usize) -> Option<bool> {
+        if self.state(idx) != ProxyState::Running {
+            return None;
+        }
+        self.set_state(idx, ProxyState::Paused);
+        Some(self.shared.load(SeqCst) || self.shutdown_listeners(idx))
+    }
+
+    /// Takes proxy `idx`'s sockets out of the listening state without closing them (on
+    /// Linux, shutdown(SHUT_RD) on a listening socket stops listening and resets its queue;
+    /// as the socket was bound to an explicit port, it keeps that port and a later listen()
+    /// takes it back). Returns false if one of them refused.
+    fn shutdown_listeners(&self, idx: usize) -> bool {
+        if let Some(e) = self.epochs.get(idx) {
+            e.fetch_add(1, SeqCst);
+        }
+        let held = self.held.lock();
+        let mut ok = true;
+        for h in held.iter().filter(|h| h.proxy == idx) {
+            if socket2::SockRef::from(&h.sock)
+                .shutdown(std::net::Shutdown::Read)
+                .is_err()
+            {
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// Resumes paused proxy `idx`: its sockets listen again. None if it was not paused,
+    /// Some(Err(port)) if a port was taken meanwhile (the proxy stays paused).
+    fn resume_one(&self, idx: usize) -> Option<Result<(), u16>> {
+        if self.state(idx) != ProxyState::Paused {
+            return None;
+        }
+        if !self.shared.load(SeqCst) {
+            let busy = self
+                .held
+                .lock()
+                .iter()
+                .filter(|h| h.proxy == idx)
+                .find(|h| socket2::SockRef::from(&h.sock).listen(h.backlog).is_err())
+                .map(|h| h.addr.port());
+            if let Some(port) = busy {
+                // Another of its ports may be listening again: take them all back down.
+                self.shutdown_listeners(idx);
+                return Some(Err(port));
+            }
+        }
+        self.set_state(idx, ProxyState::Running);
+        Some(Ok(()))
+    }
+
     /// The earliest pending end of `grace`.
     fn next_deadline(&self) -> Option<Instant> {
         self.stop_at.lock().iter().flatten().min().copied()
@@ -202,21 +297,17 @@ pub fn soft_stop(rt: &Runtime) {
         return;
     }
     let now = Instant::now();
-    {
-        let mut stop_at = rt.control.stop_at.lock();
-        for (i, px) in rt.proxies.iter().enumerate() {
-            if rt.control.state(i) == ProxyState::Stopped {
-                continue;
-            }
-            let grace = px.cfg.grace.as_ref().map(|g| g.node).unwrap_or(0);
+    for (i, px) in rt.proxies.iter().enumerate() {
+        let grace = px.cfg.grace.as_ref().map(|g| g.node).unwrap_or(0);
+        if rt
+            .control
+            .begin_stop(i, now + Duration::from_millis(u64::from(grace)))
+        {
             warn_and_log(
                 rt,
                 Some(i),
                 &log::proxy_stopping_msg(px.cfg.kind, px.name(), u64::from(grace)),
             );
-            if let Some(slot) = stop_at.get_mut(i) {
-                *slot = Some(now + Duration::from_millis(u64::from(grace)));
-            }
         }
     }
     expire(rt);
@@ -228,23 +319,7 @@ pub fn soft_stop(rt: &Runtime) {
 /// Stops every proxy whose `grace` has ended (1.4 `maintain_proxies` while stopping):
 /// `Proxy <name> stopped (FE: <n> conns, BE: <n> conns).`, then its listeners close.
 pub fn expire(rt: &Runtime) {
-    let now = Instant::now();
-    let mut stopped = Vec::new();
-    {
-        let mut stop_at = rt.control.stop_at.lock();
-        for (i, slot) in stop_at.iter_mut().enumerate() {
-            if slot.is_some_and(|t| t <= now) {
-                *slot = None;
-                if rt.control.state(i) != ProxyState::Stopped {
-                    stopped.push(i);
-                }
-            }
-        }
-    }
-    if stopped.is_empty() {
-        return;
-    }
-    for &i in &stopped {
+    for i in rt.control.stop_due(Instant::now()) {
         let px = &rt.proxies[i];
         warn_and_log(
             rt,
@@ -255,31 +330,20 @@ pub fn expire(rt: &Runtime) {
                 px.be_counters.stot.load(Relaxed),
             ),
         );
-        rt.control.set_state(i, ProxyState::Stopped);
     }
-    // Our copies go; the workers close theirs when they see the state.
-    rt.control
-        .held
-        .lock()
-        .retain(|h| !stopped.contains(&h.proxy));
-    rt.control.changed.notify_waiters();
 }
 
 /// Pause (SIGTTOU, 1.4 `pause_proxies`): frontends stop listening so that a new process can
 /// bind their ports; `Pausing <type> <name>.` for each. A frontend whose sockets cannot be
 /// shut down is reported and the process soft-stops, as 1.4 does.
 pub fn pause(rt: &Runtime) {
-    let ctl = &rt.control;
-    let shared = ctl.shared.load(SeqCst);
     let mut failed = false;
     for (i, px) in rt.proxies.iter().enumerate() {
-        if !px.cfg.kind.has_fe() || ctl.state(i) != ProxyState::Running {
+        if !px.cfg.kind.has_fe() || rt.control.state(i) != ProxyState::Running {
             continue;
         }
         warn_and_log(rt, Some(i), &log::proxy_pausing_msg(px.cfg.kind, px.name()));
-        ctl.set_state(i, ProxyState::Paused);
-        // Sockets now shared with a newer process stay open: we only stop accepting.
-        if !shared && !shutdown_listeners(ctl, i) {
+        if rt.control.pause_one(i) == Some(false) {
             failed = true;
             warn_and_log(
                 rt,
@@ -288,7 +352,7 @@ pub fn pause(rt: &Runtime) {
             );
         }
     }
-    ctl.changed.notify_waiters();
+    rt.control.changed.notify_waiters();
     rt.conn_released.notify_waiters();
     if failed {
         warn_and_log(rt, None, log::PAUSE_REFUSED_MSG);
@@ -296,34 +360,12 @@ pub fn pause(rt: &Runtime) {
     }
 }
 
-/// Takes proxy `idx`'s sockets out of the listening state without closing them (on Linux,
-/// shutdown(SHUT_RD) on a listening socket releases the port and resets its queue; a later
-/// listen() takes it back). Returns false if one of them refused.
-fn shutdown_listeners(ctl: &Control, idx: usize) -> bool {
-    if let Some(e) = ctl.epochs.get(idx) {
-        e.fetch_add(1, SeqCst);
-    }
-    let held = ctl.held.lock();
-    let mut ok = true;
-    for h in held.iter().filter(|h| h.proxy == idx) {
-        if socket2::SockRef::from(&h.sock)
-            .shutdown(std::net::Shutdown::Read)
-            .is_err()
-        {
-            ok = false;
-        }
-    }
-    ok
-}
-
 /// Resume (SIGTTIN, 1.4 `listen_proxies`): paused frontends listen again
 /// (`Enabling <type> <name>.`). If a port was taken meanwhile: `Port <n> busy while trying to
 /// enable <type> <name>.` and the frontend stays paused.
 pub fn resume(rt: &Runtime) {
-    let ctl = &rt.control;
-    let shared = ctl.shared.load(SeqCst);
     for (i, px) in rt.proxies.iter().enumerate() {
-        if ctl.state(i) != ProxyState::Paused {
+        if rt.control.state(i) != ProxyState::Paused {
             continue;
         }
         warn_and_log(
@@ -331,30 +373,15 @@ pub fn resume(rt: &Runtime) {
             Some(i),
             &log::proxy_enabling_msg(px.cfg.kind, px.name()),
         );
-        let mut busy = None;
-        if !shared {
-            let held = ctl.held.lock();
-            for h in held.iter().filter(|h| h.proxy == i) {
-                if socket2::SockRef::from(&h.sock).listen(h.backlog).is_err() {
-                    busy = Some(h.addr.port());
-                    break;
-                }
-            }
-        }
-        match busy {
-            None => ctl.set_state(i, ProxyState::Running),
-            Some(port) => {
-                warn_and_log(
-                    rt,
-                    Some(i),
-                    &log::port_busy_msg(port, px.cfg.kind, px.name()),
-                );
-                // Another of its ports may be listening again: take them all back down.
-                shutdown_listeners(ctl, i);
-            }
+        if let Some(Err(port)) = rt.control.resume_one(i) {
+            warn_and_log(
+                rt,
+                Some(i),
+                &log::port_busy_msg(port, px.cfg.kind, px.name()),
+            );
         }
     }
-    ctl.changed.notify_waiters();
+    rt.control.changed.notify_waiters();
 }
 
 /// Immediate stop (SIGTERM, SIGINT): the pidfile goes if it is still ours, then the process
@@ -492,6 +519,7 @@ pub fn spawn_timer(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpStream;
 
     #[test]
     fn state_roundtrip_and_unknown_index() {
@@ -503,5 +531,114 @@ mod tests {
         assert!(c.next_deadline().is_none());
         assert!(c.sockets_for_handover().is_empty());
         assert!(!c.shared.load(SeqCst));
+    }
+
+    /// A control for one frontend (index 0) and a disabled proxy (index 1), holding a real
+    /// listening socket for the frontend. Returns the worker's copy of the socket too.
+    fn one_frontend() -> (Control, TcpListener, SocketAddr) {
+        let c = Control::with_disabled(&[false, true]);
+        // Bound to an explicit port, as `bind` lines are: the kernel then keeps the port
+        // across shutdown() (a socket bound to port 0 would get a new one on listen()).
+        let sock = (0..20)
+            .find_map(|_| {
+                let port = TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .ok()?
+                    .port();
+                TcpListener::bind(("127.0.0.1", port)).ok()
+            })
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        let worker_copy = sock.try_clone().unwrap();
+        let l = Listener {
+            proxy: 0,
+            luid: 1,
+            name: None,
+            addr,
+            socket: sock,
+        };
+        c.hold_listeners(&[], &[l]);
+        (c, worker_copy, addr)
+    }
+
+    fn refused(addr: SocketAddr) -> bool {
+        TcpStream::connect(addr).is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+    }
+
+    #[test]
+    fn pause_releases_the_port_and_resume_takes_it_back() {
+        let (c, worker, addr) = one_frontend();
+        assert_eq!(
+            c.state(1),
+            ProxyState::Stopped,
+            "disabled proxies start stopped"
+        );
+        assert_eq!(c.pause_one(1), None);
+        assert!(TcpStream::connect(addr).is_ok());
+        let e0 = c.epoch(0);
+        assert_eq!(c.pause_one(0), Some(true));
+        assert_eq!(c.state(0), ProxyState::Paused);
+        assert_eq!(
+            c.epoch(0),
+            e0 + 1,
+            "a pause makes worker registrations stale"
+        );
+        assert!(refused(addr), "a paused socket must not take connections");
+        assert_eq!(c.pause_one(0), None, "already paused");
+        assert_eq!(c.resume_one(0), Some(Ok(())));
+        assert_eq!(c.state(0), ProxyState::Running);
+        assert_eq!(c.resume_one(0), None);
+        // The same socket (the worker's copy) accepts again.
+        let _client = TcpStream::connect(addr).unwrap();
+        worker.set_nonblocking(false).unwrap();
+        assert!(worker.accept().is_ok());
+    }
+
+    #[test]
+    fn resume_reports_a_port_taken_meanwhile() {
+        let (c, _worker, addr) = one_frontend();
+        assert_eq!(c.pause_one(0), Some(true));
+        // The port is free for another process while we are paused.
+        let _other = std::net::TcpListener::bind(addr).unwrap();
+        assert_eq!(c.resume_one(0), Some(Err(addr.port())));
+        assert_eq!(c.state(0), ProxyState::Paused);
+    }
+
+    #[test]
+    fn shared_sockets_are_not_shut_down_by_a_pause() {
+        let (c, _worker, addr) = one_frontend();
+        let handed = c.sockets_for_handover();
+        assert_eq!(handed.len(), 1);
+        assert_eq!(handed[0].0, addr);
+        assert!(c.shared.load(SeqCst));
+        assert_eq!(c.pause_one(0), Some(true));
+        assert_eq!(c.state(0), ProxyState::Paused);
+        // The newer process still gets its connections.
+        assert!(TcpStream::connect(addr).is_ok());
+        assert_eq!(c.resume_one(0), Some(Ok(())));
+    }
+
+    #[test]
+    fn grace_deadlines_stop_proxies_and_close_our_copies() {
+        let (c, worker, addr) = one_frontend();
+        let now = Instant::now();
+        assert!(
+            !c.begin_stop(1, now),
+            "a disabled proxy does not stop again"
+        );
+        assert!(c.begin_stop(0, now + Duration::from_secs(60)));
+        assert_eq!(c.next_deadline(), Some(now + Duration::from_secs(60)));
+        assert!(c.stop_due(now).is_empty(), "still in its grace period");
+        assert_eq!(c.state(0), ProxyState::Running);
+        assert_eq!(c.sockets_for_handover().len(), 1);
+        assert_eq!(c.stop_due(now + Duration::from_secs(61)), vec![0]);
+        assert_eq!(c.state(0), ProxyState::Stopped);
+        assert!(c.next_deadline().is_none());
+        assert!(c.sockets_for_handover().is_empty());
+        // Our copy is closed; the worker's copy keeps the socket until it closes it too.
+        assert!(TcpStream::connect(addr).is_ok());
+        drop(worker);
+        assert!(refused(addr));
+        assert!(c.stop_due(now + Duration::from_secs(62)).is_empty());
     }
 }
