@@ -73,6 +73,8 @@ pub struct Proxy {
     pub errors: ErrorMessages,
     /// The backend's load balancer (all 1.4 algorithms, weights, backups).
     pub lb: crate::lb::Balancer,
+    /// This proxy's syslog targets (`log` lines; `log global` expanded by the parser).
+    pub logger: Arc<crate::log::Logger>,
 }
 
 impl Proxy {
@@ -157,6 +159,8 @@ pub struct Server {
     /// Requests waiting in this server's queue.
     pub nbpend: AtomicU32,
     pub counters: Counters,
+    /// Health-check state: health counter, last check, tracking, slowstart (`check::state`).
+    pub check: crate::check::CheckState,
 }
 
 impl Server {
@@ -226,6 +230,7 @@ impl Runtime {
     /// Turns a validated configuration into live state.
     pub fn build(config: Config, global: GlobalSettings) -> Result<Runtime, BuildError> {
         let mut proxies = Vec::with_capacity(config.proxies.len());
+        let ident = log_ident(&config);
         // Numbering as 1.4: explicit ids kept, the others take the next free number.
         let uuids = crate::lb::auto_puids(
             &config
@@ -249,13 +254,15 @@ impl Runtime {
                     idx: sidx,
                     puid,
                     addr,
-                    up: AtomicBool::new(true),
+                    // `disabled` starts in maintenance and not running, as 1.4.
+                    up: AtomicBool::new(!s.disabled),
                     maint: AtomicBool::new(s.disabled),
                     nolb: AtomicBool::new(false),
                     weight: AtomicU32::new(s.weight),
                     cur_sess: AtomicU32::new(0),
                     nbpend: AtomicU32::new(0),
                     counters: Counters::new(),
+                    check: crate::check::CheckState::new(&s.node),
                 });
             }
             let maxconn = p
@@ -278,9 +285,11 @@ impl Runtime {
                 fullconn: p.fullconn.as_ref().map(|f| f.node).unwrap_or(maxconn),
                 errors: ErrorMessages::from_cfg(&p.errors),
                 lb: crate::lb::Balancer::for_proxy(p),
+                logger: Arc::new(build_logger(p.logs.iter().map(|l| &l.node), &ident)),
                 cfg: p.clone(),
             });
         }
+        crate::check::resolve_tracking(&mut proxies);
         // Resolve backend names once, so the data path indexes instead of searching.
         let find_be = |name: &str| {
             config
@@ -330,3 +339,34 @@ impl Runtime {
 }
 
 pub type SharedRuntime = Arc<Runtime>;
+
+/// Syslog identity: `log-tag` (else the program name), `log-send-hostname`, our pid (the
+/// runtime is built after any fork).
+pub fn log_ident(config: &Config) -> crate::log::LogIdent {
+    let g = &config.global;
+    let tag = match &g.log_tag {
+        Some(t) => t.node.clone(),
+        None => crate::log::syslog::default_tag(&std::env::args().next().unwrap_or_default()),
+    };
+    let hostname = g.log_send_hostname.as_ref().map(|h| {
+        h.node
+            .clone()
+            .unwrap_or_else(crate::log::syslog::machine_hostname)
+    });
+    crate::log::LogIdent::new(tag, hostname, std::process::id())
+}
+
+/// A logger for these targets; a target that cannot be opened is reported once and skipped.
+pub fn build_logger<'a>(
+    targets: impl IntoIterator<Item = &'a ir::LogTarget>,
+    ident: &crate::log::LogIdent,
+) -> crate::log::Logger {
+    let targets: Vec<&ir::LogTarget> = targets.into_iter().collect();
+    match crate::log::Logger::new(targets.iter().copied(), ident) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::cli::warning(&format!("cannot open log target: {e}"));
+            crate::log::Logger::disabled()
+        }
+    }
+}

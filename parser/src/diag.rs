@@ -30,6 +30,9 @@ impl Level {
 pub enum Context {
     /// `parsing [file:line] : ` — a problem on a given line.
     Parsing(Span),
+    /// `parsing [file:line]: ` — the same without the space before the colon, as a number
+    /// of 1.4 messages print it.
+    ParsingTight(Span),
     /// `config : ` — a post-parse problem (1.4 `check_config_validity`).
     Config,
     /// No context: the message stands alone (summary lines, startup errors).
@@ -66,6 +69,9 @@ impl Diagnostic {
         match &self.context {
             Context::Parsing(span) => {
                 format!("parsing [{}:{}] : {}", span.file, span.line, self.text)
+            }
+            Context::ParsingTight(span) => {
+                format!("parsing [{}:{}]: {}", span.file, span.line, self.text)
             }
             Context::Config => format!("config : {}", self.text),
             Context::Bare => self.text.clone(),

@@ -157,7 +157,7 @@ fn verify_password(stored: &Password, pass: &[u8]) -> bool {
 }
 
 /// Compares without an early exit on the first differing byte (only the length leaks).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -2,7 +2,11 @@
 //! (see docs/lifecycle.md).
 
 pub mod connect;
+pub mod http;
+pub mod rules;
 pub mod splice;
+pub mod state;
 pub mod stream;
 pub mod tcp;
 pub mod tunnel;
+pub mod view;

@@ -39,7 +39,7 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
             let _ = super::tunnel::write_bytes(&cli, HEALTH_REPLY).await;
         }
         Mode::Tcp => super::tcp::run(rt, fe, cli, peer, local, info).await,
-        Mode::Http => super::tcp::run(rt, fe, cli, peer, local, info).await,
+        Mode::Http => super::http::run(rt, fe, cli, peer, local, info).await,
     }
 }
 

@@ -54,7 +54,7 @@ pub struct TunnelCfg {
 
 /// Which side an I/O error happened on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+pub enum Side {
     Client,
     Server,
 }
@@ -94,7 +94,7 @@ pub async fn run(
 }
 
 /// Resolves when no traffic moved for a side's timeout; never resolves without timeouts.
-async fn idle_watch(last: &Cell<Instant>, cfg: TunnelCfg) -> TunnelEnd {
+pub async fn idle_watch(last: &Cell<Instant>, cfg: TunnelCfg) -> TunnelEnd {
     let (limit, end) = match (cfg.client_timeout, cfg.server_timeout) {
         (None, None) => return std::future::pending().await,
         (Some(c), None) => (c, TunnelEnd::ClientTimeout),
@@ -112,8 +112,9 @@ async fn idle_watch(last: &Cell<Instant>, cfg: TunnelCfg) -> TunnelEnd {
 }
 
 /// Moves bytes from `from` to `to` until FIN (then shuts `to` down for writing).
+/// `from_side` names the side `from` is on; `is_req` says which counter to add to.
 /// Returns the side that failed on error.
-async fn pump(
+pub async fn pump(
     from: &TcpStream,
     to: &TcpStream,
     from_side: Side,

@@ -1,1 +1,3 @@
 //! Statistics: HTML page, CSV, stats socket, Prometheus.
+
+pub mod http;

@@ -1,0 +1,1453 @@
+//! `mode http` streams: HAProxy 1.4's analysers for each transaction, and its connection
+//! modes (spec §7, 1.4 `src/proto_http.c`):
+//!
+//! * **tunnel** (default): only the first request and the first response of a connection are
+//!   analysed; then bytes flow both ways untouched until both sides close.
+//! * **httpclose**: tunnel, plus `Connection: close` announced both ways.
+//! * **http-server-close**: every request is analysed; the server connection closes after each
+//!   response, the client connection is kept alive when both sides allow it.
+//! * **forceclose**: one transaction, then both sides are closed by us.
+//!
+//! One transaction: wait for the request head (`timeout http-request`, 408) → parse (400) →
+//! `monitor-uri` → frontend rules → `use_backend` → backend rules → persistence → server
+//! choice and connection (retries, redispatch; 503) → request head to the server → request
+//! body and response head concurrently (so `Expect: 100-continue` works; 504 on `timeout
+//! server`, 502 on a bad response) → response rules and cookies → response to the client →
+//! bodies → log. See docs/lifecycle.md for the chart.
+//!
+//! Buffers and head indexes are taken from per-thread pools when a request starts and given
+//! back when it ends, so an idle keep-alive connection holds neither.
+
+use super::connect::{self, ConnectFail, ConnectReq};
+use super::rules::{self, ReqFlags, ReqHead, ReqVerdict, ResVerdict};
+use super::stream::enter_backend;
+use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
+use super::view::{Base, HeadView};
+use crate::buffer::Buf;
+use crate::http1::{
+    canned, BodyState, Framing, HeadEdit, HeadIndex, Method, Parse, ParseOptions, Version,
+};
+use crate::lb::{HeaderLookup, HttpInput, PickInput};
+use crate::log::httplog::{ServerField, Timers, TxnLog};
+use crate::log::{Cause, Phase, TermState, Termination};
+use crate::persist::{self, TxnPersist};
+use crate::runtime::{Proxy, Runtime};
+use crate::worker::ListenerInfo;
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Per-transaction working memory, pooled per thread (about 10 KB: two head indexes and
+/// two edit tables), held only while a transaction runs.
+pub struct Scratch {
+    pub req_idx: HeadIndex,
+    pub req_edit: HeadEdit,
+    pub res_idx: HeadIndex,
+    pub res_edit: HeadEdit,
+    /// Edited heads and canned replies are written here before being sent.
+    pub out: Vec<u8>,
+    /// Copy of the request line for the log (the request buffer moves on).
+    pub req_line: Vec<u8>,
+    pub req_caps: Vec<Option<Vec<u8>>>,
+    pub res_caps: Vec<Option<Vec<u8>>>,
+    pub persist: TxnPersist,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<Box<Scratch>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Scratch {
+    fn take() -> Box<Scratch> {
+        SCRATCH.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| {
+            Box::new(Scratch {
+                req_idx: HeadIndex::new(),
+                req_edit: HeadEdit::new(),
+                res_idx: HeadIndex::new(),
+                res_edit: HeadEdit::new(),
+                out: Vec::with_capacity(1024),
+                req_line: Vec::with_capacity(256),
+                req_caps: Vec::new(),
+                res_caps: Vec::new(),
+                persist: TxnPersist::default(),
+            })
+        })
+    }
+
+    fn give(s: Box<Scratch>) {
+        let _ = SCRATCH.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < 256 {
+                p.push(s);
+            }
+        });
+    }
+}
+
+/// How the connection is handled after the first analysed transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnMode {
+    Tunnel,
+    HttpClose,
+    ServerClose,
+    ForceClose,
+}
+
+impl ConnMode {
+    /// The mode from frontend and backend options (1.4: forceclose > server-close > tunnel;
+    /// httpclose with http-server-close is forceclose).
+    pub fn of(fe: &Proxy, be: &Proxy) -> ConnMode {
+        let (a, b) = (&fe.cfg.options, &be.cfg.options);
+        let httpclose = a.httpclose.is_some() || b.httpclose.is_some();
+        let server_close = a.http_server_close.is_some() || b.http_server_close.is_some();
+        let forceclose = a.forceclose.is_some() || b.forceclose.is_some();
+        if forceclose || (httpclose && server_close) {
+            ConnMode::ForceClose
+        } else if server_close {
+            ConnMode::ServerClose
+        } else if httpclose {
+            ConnMode::HttpClose
+        } else {
+            ConnMode::Tunnel
+        }
+    }
+
+    /// Every request and response is parsed (not only the first).
+    fn analyses_all(self) -> bool {
+        matches!(self, ConnMode::ServerClose | ConnMode::ForceClose)
+    }
+}
+
+/// What happens to the client connection after a transaction.
+enum After {
+    Close,
+    KeepAlive,
+}
+
+/// State of one transaction for the log and the counters.
+struct Txn {
+    t0: Instant,
+    date: SystemTime,
+    timers: Timers,
+    be: usize,
+    srv: Option<usize>,
+    status: i32,
+    bytes_out: u64,
+    bytes_in: u64,
+    term: Termination,
+    retries: u32,
+    redispatched: bool,
+    /// The request was `<STATS>`.
+    stats: bool,
+    /// monitor-uri requests are never logged.
+    nolog: bool,
+    /// A request line was parsed (else `<BADREQ>`).
+    parsed: bool,
+}
+
+impl Txn {
+    fn new(be: usize) -> Txn {
+        Txn {
+            t0: Instant::now(),
+            date: SystemTime::now(),
+            timers: Timers::default(),
+            be,
+            srv: None,
+            status: -1,
+            bytes_out: 0,
+            bytes_in: 0,
+            term: Termination::default(),
+            retries: 0,
+            redispatched: false,
+            stats: false,
+            nolog: false,
+            parsed: false,
+        }
+    }
+    fn ms(&self) -> i64 {
+        self.t0.elapsed().as_millis() as i64
+    }
+}
+
+/// A client connection in HTTP mode.
+struct Session<'a> {
+    rt: &'a Runtime,
+    fe: &'a Proxy,
+    cli: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    info: ListenerInfo,
+    txn_no: u32,
+    /// Pipelined bytes left over from the previous transaction.
+    leftover: Option<Buf>,
+}
+
+/// Serves an HTTP client connection until it closes.
+pub async fn run(
+    rt: &Runtime,
+    fe: &Proxy,
+    cli: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    info: ListenerInfo,
+) {
+    let mut s = Session {
+        rt,
+        fe,
+        cli,
+        peer,
+        local,
+        info,
+        txn_no: 0,
+        leftover: None,
+    };
+    loop {
+        let rb = match s.leftover.take() {
+            Some(b) => b,
+            None => match s.wait_request().await {
+                Some(b) => b,
+                None => return,
+            },
+        };
+        let mut rb = rb;
+        let mut sc = Scratch::take();
+        let after = s.transaction(&mut rb, &mut sc).await;
+        Scratch::give(sc);
+        match after {
+            After::KeepAlive => {
+                s.txn_no += 1;
+                if !rb.is_empty() {
+                    s.leftover = Some(rb);
+                }
+            }
+            After::Close => return,
+        }
+    }
+}
+
+impl Session<'_> {
+    /// The deadline for a complete request head: `timeout http-request` (keep-alive idle
+    /// time: `timeout http-keep-alive`, else http-request), else `timeout client`.
+    fn head_timeout(&self) -> Option<Duration> {
+        let t = &self.fe.cfg.timeouts;
+        Proxy::timeout(&t.http_request).or(Proxy::timeout(&t.client))
+    }
+
+    /// Waits for the first byte of a request without holding a buffer, then takes one.
+    /// `None`: the client closed or the idle timeout expired (handled, nothing to log), or
+    /// the first request timed out (408 sent and logged).
+    async fn wait_request(&mut self) -> Option<Buf> {
+        let t = &self.fe.cfg.timeouts;
+        let idle = if self.txn_no == 0 {
+            self.head_timeout()
+        } else {
+            Proxy::timeout(&t.http_keep_alive)
+                .or(Proxy::timeout(&t.http_request))
+                .or(Proxy::timeout(&t.client))
+        };
+        let ready = match idle {
+            Some(d) => tokio::time::timeout(d, self.cli.readable()).await.ok(),
+            None => Some(self.cli.readable().await),
+        };
+        match ready {
+            Some(Ok(())) => Some(Buf::take(self.rt.global.bufsize)),
+            Some(Err(_)) => None,
+            None if self.txn_no == 0 => {
+                // 1.4 answers 408 to a first request that never came, and logs it (`cR`).
+                let mut tx = Txn::new(self.fe.idx);
+                tx.status = 408;
+                tx.term.set(Cause::ClientTimeout, Phase::Request);
+                let _ = self.reply_error(&mut tx, 408).await;
+                self.log(&tx, &[], None, None, None);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Runs one transaction with the request bytes in `rb`.
+    async fn transaction(&mut self, rb: &mut Buf, sc: &mut Scratch) -> After {
+        let rt = self.rt;
+        let fe = self.fe;
+        let mut tx = Txn::new(fe.idx);
+        let opts = ParseOptions {
+            max_head: rt.global.bufsize.saturating_sub(rt.global.maxrewrite),
+            accept_invalid: fe.cfg.options.accept_invalid_http_request.is_some(),
+        };
+        let deadline = self.head_timeout().map(|d| tx.t0 + d);
+        sc.req_idx.clear();
+        sc.persist.reset();
+        sc.req_line.clear();
+
+        // --- wait for a complete request head ---
+        loop {
+            match sc.req_idx.parse_request(rb.data(), &opts) {
+                Parse::Complete => break,
+                Parse::Incomplete => {}
+                Parse::TooLarge | Parse::Invalid(_) => {
+                    fe.fe_counters.ereq.fetch_add(1, Relaxed);
+                    tx.term.set(Cause::Proxy, Phase::Request);
+                    tx.bytes_in = rb.len() as u64;
+                    let _ = self.reply_error(&mut tx, 400).await;
+                    self.log(&tx, &[], None, None, None);
+                    return After::Close;
+                }
+            }
+            match read_some(&self.cli, rb, deadline).await {
+                ReadOutcome::Data => {}
+                ReadOutcome::Full => {
+                    fe.fe_counters.ereq.fetch_add(1, Relaxed);
+                    tx.term.set(Cause::Proxy, Phase::Request);
+                    let _ = self.reply_error(&mut tx, 400).await;
+                    self.log(&tx, &[], None, None, None);
+                    return After::Close;
+                }
+                ReadOutcome::Eof | ReadOutcome::Error => {
+                    // Closed before a complete request: silent for keep-alive; otherwise 1.4
+                    // logs `CR` (a 400 it cannot deliver), unless nothing was sent at all.
+                    if self.txn_no == 0 || !rb.is_empty() {
+                        tx.term.set(Cause::ClientAbort, Phase::Request);
+                        tx.status = 400;
+                        tx.bytes_in = rb.len() as u64;
+                        fe.fe_counters.ereq.fetch_add(1, Relaxed);
+                        self.log(&tx, &[], None, None, None);
+                    }
+                    return After::Close;
+                }
+                ReadOutcome::Timeout => {
+                    if self.txn_no > 0 && rb.is_empty() {
+                        return After::Close;
+                    }
+                    tx.term.set(Cause::ClientTimeout, Phase::Request);
+                    tx.bytes_in = rb.len() as u64;
+                    fe.fe_counters.ereq.fetch_add(1, Relaxed);
+                    let _ = self.reply_error(&mut tx, 408).await;
+                    self.log(&tx, &[], None, None, None);
+                    return After::Close;
+                }
+            }
+        }
+        tx.timers.request = tx.ms();
+        tx.parsed = true;
+        fe.fe_counters.new_request();
+        let head_end = sc.req_idx.head_end();
+        tx.bytes_in = head_end as u64;
+        sc.req_line
+            .extend_from_slice(sc.req_idx.start_line().get(rb.data()));
+        capture_headers(
+            &fe.cfg.capture_request_headers,
+            rb.data(),
+            &sc.req_idx,
+            &mut sc.req_caps,
+        );
+        sc.req_edit.reset(&sc.req_idx);
+        let req_method = sc.req_idx.method();
+        let req_version = sc.req_idx.version();
+        let req_info = *sc.req_idx.info();
+
+        // --- monitor-uri: answered here, never logged ---
+        if let Some(m) = &fe.cfg.monitor_uri {
+            if sc.req_idx.uri().get(rb.data()) == m.as_bytes() {
+                let fail = {
+                    let base = self.base(fe, None);
+                    let head = HeadView {
+                        buf: rb.data(),
+                        idx: &sc.req_idx,
+                        edit: &sc.req_edit,
+                    };
+                    let v = base.view(fe, Some(head), None);
+                    fe.cfg
+                        .monitor_fail
+                        .iter()
+                        .any(|c| crate::acl::cond_matches(&c.node, &fe.cfg.acls, &v))
+                };
+                tx.nolog = true;
+                let _ = self
+                    .reply_error(&mut tx, if fail { 503 } else { 200 })
+                    .await;
+                return After::Close;
+            }
+        }
+
+        // --- frontend rules, switching, backend rules ---
+        let mut flags = ReqFlags::default();
+        sc.out.clear();
+        let verdict = {
+            let base = self.base(fe, None);
+            let head = ReqHead {
+                buf: rb.data(),
+                idx: &sc.req_idx,
+            };
+            rules::process_request(
+                &base,
+                fe,
+                &head,
+                &mut sc.req_edit,
+                &mut flags,
+                true,
+                &mut sc.out,
+            )
+        };
+        if let Some(after) = self.handle_verdict(&verdict, fe, &mut tx, sc, rb).await {
+            return after;
+        }
+        let be_idx = match flags.set_backend {
+            Some(b) => Some(b),
+            None => {
+                let base = self.base(fe, None);
+                let head = ReqHead {
+                    buf: rb.data(),
+                    idx: &sc.req_idx,
+                };
+                rules::switch_backend(&base, fe, &head, &sc.req_edit)
+            }
+        };
+        let Some(be_idx) = be_idx else {
+            // A frontend without a matching backend: 503 `<NOSRV>`.
+            tx.term.set(Cause::ServerAbort, Phase::Connect);
+            let _ = self.reply_error(&mut tx, 503).await;
+            self.log(&tx, &sc.req_line, None, Some(&sc.req_caps), None);
+            return After::Close;
+        };
+        let be = &rt.proxies[be_idx];
+        tx.be = be_idx;
+        let _be_guard = enter_backend(be);
+        if be_idx != fe.idx {
+            sc.out.clear();
+            let verdict = {
+                let base = self.base(be, None);
+                let head = ReqHead {
+                    buf: rb.data(),
+                    idx: &sc.req_idx,
+                };
+                rules::process_request(
+                    &base,
+                    be,
+                    &head,
+                    &mut sc.req_edit,
+                    &mut flags,
+                    false,
+                    &mut sc.out,
+                )
+            };
+            if let Some(after) = self.handle_verdict(&verdict, be, &mut tx, sc, rb).await {
+                return after;
+            }
+        }
+        let mode = ConnMode::of(fe, be);
+
+        // --- backend HTTP processing: persistence, X-Forwarded-For, Connection ---
+        {
+            let base = self.base(be, None);
+            let head = HeadView {
+                buf: rb.data(),
+                idx: &sc.req_idx,
+                edit: &sc.req_edit,
+            };
+            let v = base.view(be, Some(head), None);
+            sc.persist.force = be
+                .cfg
+                .force_persist
+                .iter()
+                .any(|c| crate::acl::cond_matches(&c.node, &be.cfg.acls, &v));
+            sc.persist.ignore = !sc.persist.force
+                && be
+                    .cfg
+                    .ignore_persist
+                    .iter()
+                    .any(|c| crate::acl::cond_matches(&c.node, &be.cfg.acls, &v));
+        }
+        persist::request(
+            be,
+            rb.data(),
+            &sc.req_idx,
+            &mut sc.req_edit,
+            &mut sc.persist,
+        );
+        add_forwarded_headers(
+            fe,
+            be,
+            self.peer,
+            self.local,
+            rb.data(),
+            &sc.req_idx,
+            &mut sc.req_edit,
+        );
+        fix_request_connection(
+            mode,
+            be,
+            req_version,
+            rb.data(),
+            &sc.req_idx,
+            &mut sc.req_edit,
+        );
+
+        // --- server choice and connection ---
+        let direct = sc.persist.server;
+        let req = ConnectReq {
+            be,
+            direct,
+            force_persist: sc.persist.force,
+            client_dst: self.local,
+            tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
+            nolinger: be.cfg.options.nolinger.is_some(),
+        };
+        let result = {
+            let buf = rb.data();
+            let idx = &sc.req_idx;
+            let hdrs = EditHeaders {
+                buf,
+                idx,
+                edit: &sc.req_edit,
+            };
+            let body = buf.get(head_end..).unwrap_or(&[]);
+            let input = PickInput::http(
+                self.peer.ip(),
+                HttpInput {
+                    method: idx.method_token().get(buf),
+                    uri: idx.uri().get(buf),
+                    headers: &hdrs,
+                    body,
+                },
+            );
+            let gone = super::tcp::client_closed(&self.cli);
+            connect::connect(&req, |avoid| be.pick(&input, avoid), gone).await
+        };
+        tx.timers.queue = tx.ms();
+        let conn = match result {
+            Ok(c) => c,
+            Err((fail, srv, tries)) => {
+                tx.srv = srv;
+                tx.retries = tries;
+                tx.term = match fail {
+                    ConnectFail::NoServer | ConnectFail::Refused => {
+                        Termination::new(Cause::ServerAbort, Phase::Connect)
+                    }
+                    ConnectFail::Timeout => Termination::new(Cause::ServerTimeout, Phase::Connect),
+                    ConnectFail::QueueTimeout => {
+                        Termination::new(Cause::ServerTimeout, Phase::Queue)
+                    }
+                    ConnectFail::QueueFull => Termination::new(Cause::ServerAbort, Phase::Queue),
+                    ConnectFail::ClientAbort { queued } => Termination::new(
+                        Cause::ClientAbort,
+                        if queued { Phase::Queue } else { Phase::Connect },
+                    ),
+                };
+                if !matches!(fail, ConnectFail::ClientAbort { .. }) {
+                    let _ = self.reply_error(&mut tx, 503).await;
+                }
+                self.log(
+                    &tx,
+                    &sc.req_line,
+                    None,
+                    Some(&sc.req_caps),
+                    Some(&sc.persist),
+                );
+                return After::Close;
+            }
+        };
+        let srv_idx = conn.server;
+        tx.srv = srv_idx;
+        tx.retries = conn.retries;
+        tx.redispatched = conn.redispatched;
+        tx.timers.queue = tx.timers.request + conn.t_queue_ms;
+        tx.timers.connect = tx.ms();
+        let srv_sock = conn.stream;
+        let _srv_guard = ServerGuard { be, idx: srv_idx };
+
+        // --- request head to the server ---
+        sc.out.clear();
+        sc.req_edit.write(rb.data(), &sc.req_idx, &mut sc.out);
+        if write_bytes(&srv_sock, &sc.out).await.is_err() {
+            tx.term.set(Cause::ServerAbort, Phase::Connect);
+            let _ = self.reply_error(&mut tx, 503).await;
+            self.log(
+                &tx,
+                &sc.req_line,
+                None,
+                Some(&sc.req_caps),
+                Some(&sc.persist),
+            );
+            return After::Close;
+        }
+        rb.consume(head_end);
+
+        let client_to = Proxy::timeout(&fe.cfg.timeouts.client);
+        let server_to = Proxy::timeout(&be.cfg.timeouts.server);
+        let rs_opts = ParseOptions {
+            max_head: rt.global.bufsize.saturating_sub(rt.global.maxrewrite),
+            accept_invalid: be.cfg.options.accept_invalid_http_response.is_some(),
+        };
+        let req_counts = Cell::new(0u64);
+        let mut resbuf = Buf::take(rt.global.bufsize);
+
+        // The request body (or, in tunnel modes, everything the client sends) flows while we
+        // wait for the response head.
+        let tunnel_like = !mode.analyses_all();
+        let mut req_body = BodyState::new(req_info.framing);
+        let last = Cell::new(Instant::now());
+        let cfg = tunnel_cfg(rt, client_to, server_to);
+        let cli = &self.cli;
+        let up = async {
+            if tunnel_like {
+                // Tunnel: forward what is buffered, then everything until the client closes.
+                if !rb.is_empty() {
+                    if write_bytes(&srv_sock, rb.data()).await.is_err() {
+                        return Err(Side::Server);
+                    }
+                    req_counts.set(req_counts.get() + rb.len() as u64);
+                    rb.clear();
+                }
+                let counts = Cell::new(TunnelBytes::default());
+                let r = tunnel::pump(cli, &srv_sock, Side::Client, cfg, &last, &counts, true).await;
+                req_counts.set(req_counts.get() + counts.get().req);
+                r
+            } else {
+                forward_body(
+                    cli,
+                    &srv_sock,
+                    rb,
+                    &mut req_body,
+                    client_to,
+                    server_to,
+                    &req_counts,
+                    Side::Client,
+                    false,
+                )
+                .await
+            }
+        };
+        tokio::pin!(up);
+        let mut up_res: Option<Result<(), Side>> = None;
+        let down_res = {
+            let base = self.base(be, srv_idx.map(|i| be.servers[i].puid));
+            let down = self.response(
+                be,
+                mode,
+                req_method,
+                &rs_opts,
+                &srv_sock,
+                &mut resbuf,
+                sc,
+                &mut tx,
+                server_to,
+                &base,
+            );
+            tokio::pin!(down);
+            loop {
+                tokio::select! {
+                    r = &mut up, if up_res.is_none() => {
+                        up_res = Some(r);
+                        if up_res == Some(Err(Side::Client)) {
+                            // The client went away while we waited for the server.
+                            break RespOutcome::ClientGone;
+                        }
+                    }
+                    r = &mut down => break r,
+                }
+            }
+        };
+        let mut client_keepalive = false;
+        match down_res {
+            RespOutcome::ClientGone => {
+                tx.term.set(Cause::ClientAbort, Phase::Headers);
+                be.be_counters.cli_abrt.fetch_add(1, Relaxed);
+            }
+            RespOutcome::Failed => {}
+            RespOutcome::Upgrade | RespOutcome::Sent { .. }
+                if tunnel_like || matches!(down_res, RespOutcome::Upgrade) =>
+            {
+                // Flush what came with the head, then tunnel the rest both ways.
+                let counts = Cell::new(TunnelBytes::default());
+                let mut failed = None;
+                if !resbuf.is_empty() {
+                    if write_bytes(cli, resbuf.data()).await.is_err() {
+                        failed = Some(Side::Client);
+                    }
+                    tx.bytes_out += resbuf.len() as u64;
+                    resbuf.clear();
+                }
+                drop(resbuf);
+                if failed.is_none() {
+                    let down =
+                        tunnel::pump(&srv_sock, cli, Side::Server, cfg, &last, &counts, false);
+                    let both = async {
+                        if up_res.is_some() {
+                            down.await
+                        } else {
+                            let (a, b) = tokio::join!(&mut up, down);
+                            a.and(b)
+                        }
+                    };
+                    tokio::select! {
+                        r = both => if let Err(s) = r { failed = Some(s) },
+                        end = tunnel::idle_watch(&last, cfg) => {
+                            let cause = if end == tunnel::TunnelEnd::ClientTimeout { Cause::ClientTimeout } else { Cause::ServerTimeout };
+                            tx.term.set(cause, Phase::Data);
+                        }
+                    }
+                }
+                tx.bytes_out += counts.get().res;
+                if let Some(side) = failed {
+                    self.data_abort(&mut tx, be, side);
+                }
+            }
+            RespOutcome::Upgrade => {}
+            RespOutcome::Sent {
+                res_framing,
+                server_close,
+            } => {
+                // Framed response body; the request body may still be flowing.
+                let res_counts = Cell::new(0u64);
+                let mut res_body = BodyState::new(res_framing);
+                let until_close = res_framing == Framing::UntilClose;
+                let down = forward_body(
+                    &srv_sock,
+                    cli,
+                    &mut resbuf,
+                    &mut res_body,
+                    server_to,
+                    client_to,
+                    &res_counts,
+                    Side::Server,
+                    until_close,
+                );
+                let r = if up_res.is_some() {
+                    down.await
+                } else {
+                    let (a, b) = tokio::join!(&mut up, down);
+                    up_res = Some(a);
+                    b
+                };
+                tx.bytes_out += res_counts.get();
+                match r {
+                    Ok(()) => {
+                        client_keepalive = mode == ConnMode::ServerClose
+                            && !server_close
+                            && up_res == Some(Ok(()))
+                            && wants_keepalive(req_version, &req_info);
+                    }
+                    Err(side) => self.data_abort(&mut tx, be, side),
+                }
+                drop(resbuf);
+            }
+        }
+        tx.bytes_in += req_counts.get();
+        self.account(&tx, be);
+        self.log(
+            &tx,
+            &sc.req_line,
+            Some(&sc.res_caps),
+            Some(&sc.req_caps),
+            Some(&sc.persist),
+        );
+        if client_keepalive {
+            After::KeepAlive
+        } else {
+            After::Close
+        }
+    }
+
+    /// Records a client or server abort during the data phase.
+    fn data_abort(&self, tx: &mut Txn, be: &Proxy, side: Side) {
+        if side == Side::Client {
+            tx.term.set(Cause::ClientAbort, Phase::Data);
+            be.be_counters.cli_abrt.fetch_add(1, Relaxed);
+            if let Some(s) = tx.srv {
+                be.servers[s].counters.cli_abrt.fetch_add(1, Relaxed);
+            }
+        } else {
+            tx.term.set(Cause::ServerAbort, Phase::Data);
+            be.be_counters.srv_abrt.fetch_add(1, Relaxed);
+            if let Some(s) = tx.srv {
+                be.servers[s].counters.srv_abrt.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    fn base<'b>(&'b self, be: &'b Proxy, server_id: Option<u32>) -> Base<'b> {
+        Base {
+            rt: self.rt,
+            fe: self.fe,
+            be,
+            server_id,
+            peer: self.peer,
+            local: self.local,
+            luid: self.info.luid,
+            first_req: self.txn_no == 0,
+            capacity: self
+                .rt
+                .global
+                .bufsize
+                .saturating_sub(self.rt.global.maxrewrite),
+        }
+    }
+
+    /// Acts on a rule verdict; `Some(after)` when the transaction ends here.
+    async fn handle_verdict(
+        &mut self,
+        v: &ReqVerdict,
+        px: &Proxy,
+        tx: &mut Txn,
+        sc: &mut Scratch,
+        rb: &mut Buf,
+    ) -> Option<After> {
+        let _ = rb;
+        match v {
+            ReqVerdict::Continue => None,
+            ReqVerdict::Deny => {
+                px.fe_counters.dreq.fetch_add(1, Relaxed);
+                if px.idx != self.fe.idx {
+                    px.be_counters.dreq.fetch_add(1, Relaxed);
+                }
+                tx.term.set(Cause::Proxy, Phase::Request);
+                let _ = self.reply_error(tx, 403).await;
+                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                Some(After::Close)
+            }
+            ReqVerdict::Tarpit => {
+                let t = Proxy::timeout(&px.cfg.timeouts.tarpit)
+                    .or(Proxy::timeout(&px.cfg.timeouts.connect));
+                if let Some(d) = t {
+                    // Hold the client, but stop early if it goes away.
+                    let _ = tokio::time::timeout(d, super::tcp::client_closed(&self.cli)).await;
+                }
+                px.fe_counters.dreq.fetch_add(1, Relaxed);
+                tx.term.set(Cause::Proxy, Phase::Tarpit);
+                let _ = self.reply_error(tx, 500).await;
+                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                Some(After::Close)
+            }
+            ReqVerdict::Auth { realm } => {
+                let proxy_req = sc.req_idx.info().absolute_uri
+                    && px.cfg.options.http_use_proxy_header.is_some();
+                sc.out.clear();
+                if proxy_req {
+                    crate::http1::write_407(&mut sc.out, realm.as_bytes());
+                    tx.status = 407;
+                } else {
+                    crate::http1::write_401(&mut sc.out, realm.as_bytes());
+                    tx.status = 401;
+                }
+                tx.term.set(Cause::Proxy, Phase::Request);
+                let out = std::mem::take(&mut sc.out);
+                let _ = self.send_bytes(tx, &out).await;
+                sc.out = out;
+                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                Some(After::Close)
+            }
+            ReqVerdict::Redirect => {
+                tx.status = i32::from(parse_status(&sc.out));
+                tx.term.set(Cause::Proxy, Phase::Request);
+                let out = std::mem::take(&mut sc.out);
+                let _ = self.send_bytes(tx, &out).await;
+                sc.out = out;
+                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                Some(After::Close)
+            }
+            ReqVerdict::Stats => {
+                tx.stats = true;
+                tx.term.set(Cause::Proxy, Phase::Request);
+                sc.out.clear();
+                let status = {
+                    let head = ReqHead {
+                        buf: rb.data(),
+                        idx: &sc.req_idx,
+                    };
+                    crate::stats::http::serve(self.rt, px, &head, &sc.req_edit, &mut sc.out)
+                };
+                tx.status = i32::from(status);
+                let out = std::mem::take(&mut sc.out);
+                let _ = self.send_bytes(tx, &out).await;
+                sc.out = out;
+                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                Some(After::Close)
+            }
+        }
+    }
+
+    /// Reads and processes the response head, sends it (or an error) to the client.
+    #[allow(clippy::too_many_arguments)]
+    async fn response(
+        &self,
+        be: &Proxy,
+        mode: ConnMode,
+        req_method: Method,
+        opts: &ParseOptions,
+        srv: &TcpStream,
+        resbuf: &mut Buf,
+        sc: &mut Scratch,
+        tx: &mut Txn,
+        server_to: Option<Duration>,
+        base: &Base<'_>,
+    ) -> RespOutcome {
+        let fe = self.fe;
+        let srv_counters = tx.srv.map(|i| &be.servers[i].counters);
+        loop {
+            sc.res_idx.clear();
+            let deadline = server_to.map(|d| Instant::now() + d);
+            loop {
+                match sc.res_idx.parse_response(resbuf.data(), opts, req_method) {
+                    Parse::Complete => break,
+                    Parse::Incomplete => {}
+                    Parse::TooLarge | Parse::Invalid(_) => {
+                        be.be_counters.eresp.fetch_add(1, Relaxed);
+                        if let Some(c) = srv_counters {
+                            c.eresp.fetch_add(1, Relaxed);
+                        }
+                        tx.term.set(Cause::Proxy, Phase::Headers);
+                        let _ = self.reply_error(tx, 502).await;
+                        return RespOutcome::Failed;
+                    }
+                }
+                match read_some(srv, resbuf, deadline).await {
+                    ReadOutcome::Data => {}
+                    ReadOutcome::Full => {
+                        be.be_counters.eresp.fetch_add(1, Relaxed);
+                        tx.term.set(Cause::Proxy, Phase::Headers);
+                        let _ = self.reply_error(tx, 502).await;
+                        return RespOutcome::Failed;
+                    }
+                    ReadOutcome::Eof | ReadOutcome::Error => {
+                        be.be_counters.eresp.fetch_add(1, Relaxed);
+                        be.be_counters.srv_abrt.fetch_add(1, Relaxed);
+                        tx.term.set(Cause::ServerAbort, Phase::Headers);
+                        let _ = self.reply_error(tx, 502).await;
+                        return RespOutcome::Failed;
+                    }
+                    ReadOutcome::Timeout => {
+                        be.be_counters.eresp.fetch_add(1, Relaxed);
+                        tx.term.set(Cause::ServerTimeout, Phase::Headers);
+                        let _ = self.reply_error(tx, 504).await;
+                        return RespOutcome::Failed;
+                    }
+                }
+            }
+            let status = sc.res_idx.status();
+            let head_end = sc.res_idx.head_end();
+            if (100..200).contains(&status) && status != 101 {
+                // Interim response: forwarded as is; the final one follows.
+                let head = resbuf.data().get(..head_end).unwrap_or(&[]);
+                if write_bytes(&self.cli, head).await.is_err() {
+                    tx.term.set(Cause::ClientAbort, Phase::Headers);
+                    return RespOutcome::Failed;
+                }
+                tx.bytes_out += head_end as u64;
+                resbuf.consume(head_end);
+                continue;
+            }
+            break;
+        }
+        tx.timers.data = tx.ms();
+        let status = sc.res_idx.status();
+        tx.status = i32::from(status);
+        let head_end = sc.res_idx.head_end();
+        let res_info = *sc.res_idx.info();
+        capture_headers(
+            &fe.cfg.capture_response_headers,
+            resbuf.data(),
+            &sc.res_idx,
+            &mut sc.res_caps,
+        );
+        sc.res_edit.reset(&sc.res_idx);
+
+        // Response rules: backend first, then frontend.
+        let req_view = None;
+        let mut denied = rules::process_response(
+            base,
+            be,
+            req_view,
+            resbuf.data(),
+            &sc.res_idx,
+            &mut sc.res_edit,
+        ) == ResVerdict::Deny;
+        if !denied && be.idx != fe.idx {
+            denied = rules::process_response(
+                base,
+                fe,
+                req_view,
+                resbuf.data(),
+                &sc.res_idx,
+                &mut sc.res_edit,
+            ) == ResVerdict::Deny;
+        }
+        if denied {
+            be.be_counters.dresp.fetch_add(1, Relaxed);
+            fe.fe_counters.dresp.fetch_add(1, Relaxed);
+            tx.term.set(Cause::Proxy, Phase::Headers);
+            let _ = self.reply_error(tx, 502).await;
+            return RespOutcome::Failed;
+        }
+        persist::response(
+            be,
+            tx.srv,
+            req_method,
+            resbuf.data(),
+            &sc.res_idx,
+            &mut sc.res_edit,
+            &mut sc.persist,
+        );
+        let server_close = res_info.connection.close || res_info.framing == Framing::UntilClose;
+        fix_response_connection(
+            mode,
+            sc.res_idx.version(),
+            resbuf.data(),
+            &sc.res_idx,
+            &mut sc.res_edit,
+        );
+
+        let out = &mut sc.out;
+        out.clear();
+        sc.res_edit.write(resbuf.data(), &sc.res_idx, out);
+        if write_bytes(&self.cli, out).await.is_err() {
+            tx.term.set(Cause::ClientAbort, Phase::Data);
+            be.be_counters.cli_abrt.fetch_add(1, Relaxed);
+            return RespOutcome::Failed;
+        }
+        tx.bytes_out += out.len() as u64;
+        resbuf.consume(head_end);
+        if status == 101 {
+            return RespOutcome::Upgrade;
+        }
+        RespOutcome::Sent {
+            res_framing: res_info.framing,
+            server_close,
+        }
+    }
+
+    /// Counts the transaction's status and bytes on the frontend, backend and server.
+    fn account(&self, tx: &Txn, be: &Proxy) {
+        let fe = self.fe;
+        if tx.status > 0 {
+            let st = tx.status as u16;
+            fe.fe_counters.count_status(st);
+            if be.idx != fe.idx || be.cfg.kind.has_be() {
+                be.be_counters.count_status(st);
+            }
+            if let Some(s) = tx.srv {
+                be.servers[s].counters.count_status(st);
+            }
+        }
+        fe.fe_counters.bin.fetch_add(tx.bytes_in, Relaxed);
+        fe.fe_counters.bout.fetch_add(tx.bytes_out, Relaxed);
+        be.be_counters.bin.fetch_add(tx.bytes_in, Relaxed);
+        be.be_counters.bout.fetch_add(tx.bytes_out, Relaxed);
+        if let Some(s) = tx.srv {
+            be.servers[s].counters.bin.fetch_add(tx.bytes_in, Relaxed);
+            be.servers[s].counters.bout.fetch_add(tx.bytes_out, Relaxed);
+        }
+    }
+
+    /// Sends the canned (or `errorfile`) response for `status` and records it.
+    async fn reply_error(&self, tx: &mut Txn, status: u16) -> std::io::Result<()> {
+        let be = &self.rt.proxies[tx.be];
+        let msg = be
+            .errors
+            .get(status)
+            .or_else(|| self.fe.errors.get(status))
+            .or_else(|| canned::error_message(status))
+            .unwrap_or(canned::HTTP_503);
+        tx.status = i32::from(parse_status(msg)).max(i32::from(status.min(1)));
+        if tx.status <= 1 {
+            tx.status = i32::from(status);
+        }
+        self.send_bytes(tx, msg).await
+    }
+
+    async fn send_bytes(&self, tx: &mut Txn, bytes: &[u8]) -> std::io::Result<()> {
+        let r = write_bytes(&self.cli, bytes).await;
+        if r.is_ok() {
+            tx.bytes_out += bytes.len() as u64;
+        }
+        // 1.4 closes after its own replies: shut our side so the client sees the end.
+        let _ = tunnel::shutdown_write(&self.cli);
+        r
+    }
+
+    /// Emits the traffic log line of a transaction.
+    fn log(
+        &self,
+        tx: &Txn,
+        req_line: &[u8],
+        res_caps: Option<&[Option<Vec<u8>>]>,
+        req_caps: Option<&[Option<Vec<u8>>]>,
+        persist: Option<&TxnPersist>,
+    ) {
+        if tx.nolog {
+            return;
+        }
+        let fe = self.fe;
+        let logger = &fe.logger;
+        if logger.is_empty() {
+            return;
+        }
+        let opts = crate::log::TrafficLogOptions {
+            dontlognull: fe.cfg.options.dontlognull.is_some(),
+            dontlog_normal: fe.cfg.options.dontlog_normal.is_some(),
+            log_separate_errors: fe.cfg.options.log_separate_errors.is_some(),
+        };
+        if !crate::log::stream_is_logged(opts.dontlognull, tx.bytes_in, false) {
+            return;
+        }
+        let be = &self.rt.proxies[tx.be];
+        let mut t = TxnLog::new(self.peer, tx.date, &fe.cfg.name, &be.cfg.name);
+        t.server = match (tx.stats, tx.srv) {
+            (true, _) => ServerField::Stats,
+            (false, Some(i)) => ServerField::Named(&be.servers[i].cfg.name),
+            (false, None) => ServerField::NoServer,
+        };
+        let mut timers = tx.timers;
+        timers.close = tx.ms();
+        t.timers = timers;
+        t.status = tx.status;
+        t.bytes_out = tx.bytes_out;
+        let (rq, rs) = persist
+            .map(|p| (p.req_cookie, p.res_cookie))
+            .unwrap_or_default();
+        t.term = TermState::new(tx.term, rq, rs);
+        t.cookie_configured = be.cfg.cookie.is_some();
+        t.actconn = self.rt.actconn.load(Relaxed);
+        t.feconn = fe.feconn.load(Relaxed);
+        t.beconn = be.beconn.load(Relaxed);
+        t.srv_conn = tx
+            .srv
+            .map(|i| be.servers[i].cur_sess.load(Relaxed))
+            .unwrap_or(0);
+        t.retries = tx.retries;
+        t.redispatched = tx.redispatched;
+        let rq_caps: Vec<Option<&[u8]>>;
+        if !fe.cfg.capture_request_headers.is_empty() {
+            rq_caps = (0..fe.cfg.capture_request_headers.len())
+                .map(|i| req_caps.and_then(|c| c.get(i)).and_then(|v| v.as_deref()))
+                .collect();
+            t.request_captures = Some(&rq_caps);
+        }
+        let rs_caps: Vec<Option<&[u8]>>;
+        if !fe.cfg.capture_response_headers.is_empty() {
+            rs_caps = (0..fe.cfg.capture_response_headers.len())
+                .map(|i| res_caps.and_then(|c| c.get(i)).and_then(|v| v.as_deref()))
+                .collect();
+            t.response_captures = Some(&rs_caps);
+        }
+        t.request_line = if tx.parsed { Some(req_line) } else { None };
+        crate::log::send_traffic_log(logger, fe.cfg.log_format.node, &opts, &t);
+    }
+}
+
+/// Releases the server slot (maxconn, leastconn, stats) when the transaction ends.
+struct ServerGuard<'a> {
+    be: &'a Proxy,
+    idx: Option<usize>,
+}
+
+impl Drop for ServerGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.idx {
+            self.be.server_conn_end(i);
+        }
+    }
+}
+
+enum RespOutcome {
+    /// An error was sent instead of the response (or the client went away).
+    Failed,
+    /// The client aborted while we waited for the response head.
+    ClientGone,
+    /// The response head was sent.
+    Sent {
+        res_framing: Framing,
+        server_close: bool,
+    },
+    /// 101: switch to a tunnel.
+    Upgrade,
+}
+
+fn tunnel_cfg(rt: &Runtime, client: Option<Duration>, server: Option<Duration>) -> TunnelCfg {
+    TunnelCfg {
+        client_timeout: client,
+        server_timeout: server,
+        bufsize: rt.global.bufsize,
+        splice: false,
+    }
+}
+
+/// The status code of a canned response (`HTTP/1.x NNN ...`), 0 if unreadable.
+fn parse_status(msg: &[u8]) -> u16 {
+    msg.get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether the client asked to keep its connection (HTTP/1.1 without `close`, or 1.0 with
+/// `keep-alive`).
+fn wants_keepalive(v: Version, info: &crate::http1::MsgInfo) -> bool {
+    match v {
+        Version::Http11 => !info.connection.close,
+        Version::Http10 => info.connection.keep_alive && !info.connection.close,
+    }
+}
+
+/// Result of one read attempt.
+enum ReadOutcome {
+    Data,
+    Eof,
+    Timeout,
+    Error,
+    /// The buffer has no room left.
+    Full,
+}
+
+/// Reads what is available into `buf`, waiting until `deadline`.
+async fn read_some(sock: &TcpStream, buf: &mut Buf, deadline: Option<Instant>) -> ReadOutcome {
+    loop {
+        if buf.space().is_empty() {
+            return ReadOutcome::Full;
+        }
+        match sock.try_read(buf.space()) {
+            Ok(0) => return ReadOutcome::Eof,
+            Ok(n) => {
+                buf.fill(n);
+                return ReadOutcome::Data;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return ReadOutcome::Error,
+        }
+        let ready = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, sock.readable()).await {
+                Ok(r) => r,
+                Err(_) => return ReadOutcome::Timeout,
+            },
+            None => sock.readable().await,
+        };
+        if ready.is_err() {
+            return ReadOutcome::Error;
+        }
+    }
+}
+
+/// Forwards one framed body from `from` to `to`, starting with what `buf` already holds.
+/// Bytes after the end of the body stay in `buf` (pipelining). `until_close`: the body ends
+/// when `from` closes.
+#[allow(clippy::too_many_arguments)]
+async fn forward_body(
+    from: &TcpStream,
+    to: &TcpStream,
+    buf: &mut Buf,
+    state: &mut BodyState,
+    from_to: Option<Duration>,
+    to_to: Option<Duration>,
+    counter: &Cell<u64>,
+    from_side: Side,
+    until_close: bool,
+) -> Result<(), Side> {
+    let to_side = if from_side == Side::Client {
+        Side::Server
+    } else {
+        Side::Client
+    };
+    loop {
+        if state.is_done() {
+            return Ok(());
+        }
+        if !buf.is_empty() {
+            let p = state.feed(buf.data()).map_err(|_| from_side)?;
+            if p.consumed > 0 {
+                let chunk = buf.data().get(..p.consumed).unwrap_or(&[]);
+                let w = write_bytes(to, chunk);
+                match to_to {
+                    Some(d) => tokio::time::timeout(d, w)
+                        .await
+                        .map_err(|_| to_side)?
+                        .map_err(|_| to_side)?,
+                    None => w.await.map_err(|_| to_side)?,
+                }
+                counter.set(counter.get() + p.consumed as u64);
+                buf.consume(p.consumed);
+            }
+            if p.done {
+                return Ok(());
+            }
+        }
+        let deadline = from_to.map(|d| Instant::now() + d);
+        match read_some(from, buf, deadline).await {
+            ReadOutcome::Data => {}
+            // A close-delimited body ends here; any other body was cut short.
+            ReadOutcome::Eof if until_close => return Ok(()),
+            ReadOutcome::Eof | ReadOutcome::Timeout | ReadOutcome::Error => return Err(from_side),
+            ReadOutcome::Full => buf.compact(),
+        }
+    }
+}
+
+/// Header access for the balancer (`balance hdr(...)`, `url_param`), over the edited head.
+struct EditHeaders<'a> {
+    buf: &'a [u8],
+    idx: &'a HeadIndex,
+    edit: &'a HeadEdit,
+}
+
+impl HeaderLookup for EditHeaders<'_> {
+    fn first_value(&self, name: &[u8]) -> Option<&[u8]> {
+        self.edit
+            .lines(self.buf, self.idx)
+            .filter_map(|(_, l)| crate::http1::split_header_line(l))
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+/// Copies the values of `capture request|response header` lines (last occurrence,
+/// truncated to `len`) into reusable slots.
+fn capture_headers(
+    caps: &[parser::span::Spanned<parser::ir::CaptureHeader>],
+    buf: &[u8],
+    idx: &HeadIndex,
+    out: &mut Vec<Option<Vec<u8>>>,
+) {
+    out.resize(caps.len(), None);
+    for (slot, c) in out.iter_mut().zip(caps) {
+        let last = idx.find(buf, c.name.as_bytes()).map(|(_, v)| v).last();
+        match last {
+            Some(v) => {
+                let v = &v[..v.len().min(c.len as usize)];
+                match slot {
+                    Some(s) => {
+                        s.clear();
+                        s.extend_from_slice(v);
+                    }
+                    None => *slot = Some(v.to_vec()),
+                }
+            }
+            None => *slot = None,
+        }
+    }
+}
+
+/// `option forwardfor` / `option originalto` (spec §7): appended at the end of the headers,
+/// skipped for sources in the `except` network; the backend's header name wins.
+fn add_forwarded_headers(
+    fe: &Proxy,
+    be: &Proxy,
+    peer: SocketAddr,
+    local: SocketAddr,
+    buf: &[u8],
+    idx: &HeadIndex,
+    edit: &mut HeadEdit,
+) {
+    let ff = [&fe.cfg.options.forwardfor, &be.cfg.options.forwardfor];
+    if ff.iter().any(|f| f.is_some()) {
+        let excepted = ff
+            .iter()
+            .filter_map(|f| f.as_ref())
+            .any(|f| f.except.is_some_and(|n| n.contains(peer.ip())));
+        let name = be
+            .cfg
+            .options
+            .forwardfor
+            .as_ref()
+            .or(fe.cfg.options.forwardfor.as_ref())
+            .map(|f| f.header.as_str())
+            .unwrap_or("X-Forwarded-For");
+        // if-none only holds when every enabling proxy says so.
+        let if_none = ff.iter().filter_map(|f| f.as_ref()).all(|f| f.if_none);
+        let present = if_none && edit.find(buf, idx, name.as_bytes()).next().is_some();
+        if !excepted && !present {
+            let ip = peer.ip();
+            let _ = edit.append_with(|out| {
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(ip_text(ip).as_bytes());
+            });
+        }
+    }
+    let ot = [&fe.cfg.options.originalto, &be.cfg.options.originalto];
+    if ot.iter().any(|o| o.is_some()) {
+        let excepted = ot
+            .iter()
+            .filter_map(|o| o.as_ref())
+            .any(|o| o.except.is_some_and(|n| n.contains(local.ip())));
+        let name = be
+            .cfg
+            .options
+            .originalto
+            .as_ref()
+            .or(fe.cfg.options.originalto.as_ref())
+            .map(|o| o.header.as_str())
+            .unwrap_or("X-Original-To");
+        if !excepted {
+            let ip = local.ip();
+            let _ = edit.append_with(|out| {
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(ip_text(ip).as_bytes());
+            });
+        }
+    }
+}
+
+/// An address as 1.4 prints it in headers (IPv4 dotted; IPv4-mapped IPv6 as IPv4).
+fn ip_text(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        v4 => v4.to_string(),
+    }
+}
+
+/// Request `Connection` header per mode: close announced to the server in every mode but
+/// tunnel (unless `http-pretend-keepalive`); `keep-alive` removed.
+fn fix_request_connection(
+    mode: ConnMode,
+    be: &Proxy,
+    v: Version,
+    buf: &[u8],
+    idx: &HeadIndex,
+    edit: &mut HeadEdit,
+) {
+    if mode == ConnMode::Tunnel {
+        return;
+    }
+    let pretend = be.cfg.options.http_pretend_keepalive.is_some() && mode == ConnMode::ServerClose;
+    set_close(v, buf, idx, edit, !pretend);
+}
+
+/// Response `Connection` header: httpclose/forceclose announce close to the client.
+fn fix_response_connection(
+    mode: ConnMode,
+    v: Version,
+    buf: &[u8],
+    idx: &HeadIndex,
+    edit: &mut HeadEdit,
+) {
+    match mode {
+        ConnMode::Tunnel | ConnMode::ServerClose => {}
+        ConnMode::HttpClose | ConnMode::ForceClose => set_close(v, buf, idx, edit, true),
+    }
+}
+
+/// Removes `keep-alive` tokens and, for HTTP/1.1 messages, makes sure `Connection: close`
+/// is present (1.4 `http_change_connection_header`).
+fn set_close(v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit, announce: bool) {
+    let mut has_close = false;
+    let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
+    for id in ids {
+        let _ = edit.remove_token(buf, idx, id, b"keep-alive");
+        if let Some(line) = edit.line(buf, idx, id) {
+            if let Some((_, val)) = crate::http1::split_header_line(line) {
+                if crate::http1::comma_values(val).any(|t| t.eq_ignore_ascii_case(b"close")) {
+                    has_close = true;
+                }
+            }
+        }
+    }
+    if announce && v == Version::Http11 && !has_close {
+        let _ = edit.append(b"Connection: close");
+    }
+}
