@@ -315,12 +315,11 @@ fn stats_auth_ok(base: &Base<'_>, px: &Proxy, head: &ReqHead<'_>, edit: &HeadEdi
         return true;
     };
     let _ = base;
-    let mut hdr = None;
-    for (_, v) in edit.find(head.buf, head.idx, b"authorization") {
-        hdr = Some(v);
-        break;
-    }
-    let Some(v) = hdr else {
+    let Some(v) = edit
+        .find(head.buf, head.idx, b"authorization")
+        .map(|(_, v)| v)
+        .next()
+    else {
         return false;
     };
     let Some(payload) = crate::acl::auth::basic_payload(v) else {
