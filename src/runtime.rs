@@ -45,6 +45,8 @@ pub struct Runtime {
     pub stopping: AtomicBool,
     /// Wakes accept loops waiting for a free connection slot or a state change.
     pub conn_released: tokio::sync::Notify,
+    /// Soft stop, pause/resume and listener handover (`process::control`).
+    pub control: crate::process::control::Control,
 }
 
 /// A live frontend, backend or listen section.
@@ -316,7 +318,9 @@ impl Runtime {
                 px.default_backend_idx = Some(px.idx);
             }
         }
+        let control = crate::process::control::Control::new(&config.proxies);
         Ok(Runtime {
+            control,
             config,
             global,
             proxies,

@@ -413,3 +413,6 @@ pub fn shared_dir() -> PathBuf {
     }
     repo.join("../shared")
 }
+
+/// Process-management helpers (daemons, pidfiles, a line-protocol backend).
+pub mod procs;
