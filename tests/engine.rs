@@ -376,3 +376,40 @@ fn server_timeout_gives_504_and_refused_gives_503() {
     let r = get(addr(fe2), "h", "/", None).unwrap();
     assert_eq!(r.status, 503);
 }
+
+/// `maxconn` on a server: excess requests wait in the queue (not refused), and a request
+/// still queued after `timeout queue` gets a 503.
+#[test]
+fn server_maxconn_queues_and_queue_timeout_gives_503() {
+    let o = start_origins(&["s1"]);
+    let (fe1, fe2) = (free_port(), free_port());
+    let cfg = format!(
+        "{DEFAULTS}  option httpclose\n\
+         listen q\n  bind 127.0.0.1:{fe1}\n  timeout queue 5000\n  server s1 {o0} maxconn 1\n\
+         listen qt\n  bind 127.0.0.1:{fe2}\n  timeout queue 200\n  server s1 {o0} maxconn 1\n",
+        o0 = o.addrs[0]
+    );
+    let s = Scratch::new();
+    let _p = start_haproxide(&s, &cfg, &[addr(fe1), addr(fe2)]);
+    // Four concurrent 300 ms requests through a server that takes one at a time: all succeed,
+    // and the last one finishes after roughly four service times.
+    let t0 = std::time::Instant::now();
+    let hs: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || get(addr(fe1), "h", "/slow/300", None).map(|r| r.status))
+        })
+        .collect();
+    let codes: Vec<u16> = hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
+    assert_eq!(codes, [200, 200, 200, 200]);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1100),
+        "{:?}",
+        t0.elapsed()
+    );
+    // With a 200 ms queue timeout, the second of two 1 s requests gets a 503.
+    let a = std::thread::spawn(move || get(addr(fe2), "h", "/slow/1000", None).map(|r| r.status));
+    std::thread::sleep(Duration::from_millis(100));
+    let b = get(addr(fe2), "h", "/slow/1000", None).unwrap();
+    assert_eq!(b.status, 503);
+    assert_eq!(a.join().unwrap().unwrap(), 200);
+}

@@ -11,6 +11,7 @@
 //! * A server at its `maxconn` makes the request wait in its queue (`timeout queue`, default
 //!   `timeout connect`), `maxqueue` bounding it.
 
+use crate::lb::NoPick;
 use crate::runtime::{Proxy, Server};
 use socket2::SockRef;
 use std::net::SocketAddr;
@@ -81,41 +82,99 @@ pub async fn connect<P, A>(
     client_gone: A,
 ) -> Result<Connected, (ConnectFail, Option<usize>, u32)>
 where
-    P: FnMut(Option<usize>) -> Option<usize>,
+    P: FnMut(Option<usize>) -> Result<usize, NoPick>,
     A: std::future::Future<Output = ()>,
 {
     let be = req.be;
     let retries = be.retries();
     let mut left = i64::from(retries);
     let connect_to = Proxy::timeout(&be.cfg.timeouts.connect);
+    let queue_to = Proxy::timeout(&be.cfg.timeouts.queue).or(connect_to);
     let abort_on_close = be.cfg.options.abortonclose.is_some();
+    let redispatch = be.cfg.options.redispatch.is_some() && !req.force_persist;
     let started = Instant::now();
+    let queue_deadline = queue_to.map(|d| started + d);
     let mut assigned = req.direct;
+    let mut direct = req.direct.is_some();
     let mut prev: Option<usize> = None;
     let mut redispatched = false;
     let mut tries: u32 = 0;
+    let mut t_queue_ms = 0i64;
     tokio::pin!(client_gone);
     loop {
-        // Assign a server when persistence did not (or was given up).
-        let srv_idx = match assigned {
-            Some(i) => i,
-            None => match pick(prev) {
-                Some(i) => {
-                    if prev.is_some_and(|p| p != i) {
-                        be.be_counters.wredis.fetch_add(1, Relaxed);
-                        redispatched = true;
+        // Assign a server when persistence did not (or was given up), then take a slot on
+        // it, waiting in the server's or the backend's queue when it is saturated.
+        let srv_idx = loop {
+            let i = match assigned {
+                Some(i) => i,
+                None => match pick(prev) {
+                    Ok(i) => {
+                        if prev.is_some_and(|p| p != i) {
+                            be.be_counters.wredis.fetch_add(1, Relaxed);
+                            redispatched = true;
+                        }
+                        be.servers[i].counters.lbtot.fetch_add(1, Relaxed);
+                        be.be_counters.lbtot.fetch_add(1, Relaxed);
+                        i
                     }
-                    be.servers[i].counters.lbtot.fetch_add(1, Relaxed);
-                    be.be_counters.lbtot.fetch_add(1, Relaxed);
-                    assigned = Some(i);
-                    i
+                    Err(NoPick::NoServer) => return Err((ConnectFail::NoServer, None, tries)),
+                    Err(NoPick::Full) => {
+                        // Every server is saturated: wait in the backend queue.
+                        let r = wait_queue(
+                            &be.queue,
+                            &be.nbpend,
+                            &be.be_counters,
+                            queue_deadline,
+                            abort_on_close,
+                            &mut client_gone,
+                            || be.servers.iter().any(|s| !be.server_saturated(s)),
+                        )
+                        .await;
+                        if let Err(f) = r {
+                            return Err((f, None, tries));
+                        }
+                        continue;
+                    }
+                },
+            };
+            assigned = Some(i);
+            let srv = &be.servers[i];
+            if !be.server_saturated(srv) && be.try_take_slot(i) {
+                break i;
+            }
+            // Saturated: queue on this server, unless its queue is full.
+            if srv.cfg.maxqueue > 0 && srv.nbpend.load(Relaxed) >= srv.cfg.maxqueue {
+                if direct && redispatch {
+                    // A persistent request may go elsewhere rather than fail.
+                    direct = false;
+                    assigned = None;
+                    prev = Some(i);
+                    continue;
                 }
-                None => return Err((ConnectFail::NoServer, None, tries)),
-            },
+                return Err((ConnectFail::QueueFull, Some(i), tries));
+            }
+            let r = wait_queue(
+                &srv.queue,
+                &srv.nbpend,
+                &srv.counters,
+                queue_deadline,
+                abort_on_close,
+                &mut client_gone,
+                || be.server_limit(srv) == 0 || srv.cur_sess.load(Relaxed) < be.server_limit(srv),
+            )
+            .await;
+            if let Err(f) = r {
+                return Err((f, Some(i), tries));
+            }
+            if be.try_take_slot(i) {
+                break i;
+            }
         };
+        if tries == 0 {
+            t_queue_ms = started.elapsed().as_millis() as i64;
+        }
         let srv = &be.servers[srv_idx];
         let addr = server_addr(srv, req.client_dst);
-        be.server_conn_start(srv_idx);
         let t0 = Instant::now();
         let attempt = async {
             let fut = tcp_connect(addr, req.tcpka);
@@ -140,13 +199,12 @@ where
                     let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 }
                 let t_connect_ms = t0.elapsed().as_millis() as i64;
-                let t_queue_ms = (t0 - started).as_millis() as i64;
                 return Ok(Connected {
                     stream,
                     server: Some(srv_idx),
                     retries: tries,
                     redispatched,
-                    t_queue_ms: if tries == 0 { 0 } else { t_queue_ms },
+                    t_queue_ms,
                     t_connect_ms,
                 });
             }
@@ -163,10 +221,11 @@ where
                     return Err((fail, Some(srv_idx), tries));
                 }
                 tries += 1;
-                if left == 0 && be.cfg.options.redispatch.is_some() && !req.force_persist {
+                if left == 0 && redispatch {
                     // Last retry: forget the assignment and balance again, avoiding this one.
                     prev = Some(srv_idx);
                     assigned = None;
+                    direct = false;
                 } else {
                     srv.counters.wretr.fetch_add(1, Relaxed);
                     be.be_counters.wretr.fetch_add(1, Relaxed);
@@ -182,6 +241,51 @@ where
             }
         }
     }
+}
+
+/// Waits in a queue (server or backend) until `ready()` holds after a wake-up, the queue
+/// timeout (`sQ`), or a client abort with `abortonclose` (`CQ`). Counts `qmax`.
+async fn wait_queue<A, R>(
+    notify: &tokio::sync::Notify,
+    nbpend: &std::sync::atomic::AtomicU32,
+    counters: &crate::counters::Counters,
+    deadline: Option<Instant>,
+    abort_on_close: bool,
+    client_gone: &mut std::pin::Pin<&mut A>,
+    ready: R,
+) -> Result<(), ConnectFail>
+where
+    A: std::future::Future<Output = ()>,
+    R: Fn() -> bool,
+{
+    let queued = nbpend.fetch_add(1, Relaxed) + 1;
+    crate::counters::update_max(&counters.qmax, u64::from(queued));
+    let result = loop {
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        // Register before checking, so a slot freed in between is not missed.
+        woken.as_mut().enable();
+        if ready() {
+            break Ok(());
+        }
+        let timeout = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut woken => {}
+            _ = timeout => break Err(ConnectFail::QueueTimeout),
+            _ = client_gone.as_mut(), if abort_on_close => break Err(ConnectFail::ClientAbort { queued: true }),
+        }
+    };
+    nbpend.fetch_sub(1, Relaxed);
+    // Pass the wake-up on if we leave without using it.
+    if result.is_err() {
+        notify.notify_one();
+    }
+    result
 }
 
 /// The address to connect to for `srv`: its own, or the client's destination with the
