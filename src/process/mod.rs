@@ -445,6 +445,33 @@ fn give_up(pidfile: Option<pidfile::Pidfile>, old: &reload::OldPids) {
     old.resume_if_paused();
 }
 
+/// The health-check thread: checks run on its own single-threaded runtime, away from the
+/// workers' data path, until a stop.
+fn start_checks(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("haproxide-chk".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    cli::alert(&format!("cannot start the health-check runtime: {e}"));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let ident = crate::runtime::log_ident(&rt.config);
+                let checks = crate::check::start(rt.clone(), &ident);
+                while !rt.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                checks.shutdown().await;
+            });
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,31 +540,4 @@ mod tests {
         let (m, w) = modes(nb, "-D");
         assert_eq!((m.nbproc, w.len()), (4, 0));
     }
-}
-
-/// The health-check thread: checks run on its own single-threaded runtime, away from the
-/// workers' data path, until a stop.
-fn start_checks(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("haproxide-chk".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    cli::alert(&format!("cannot start the health-check runtime: {e}"));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let ident = crate::runtime::log_ident(&rt.config);
-                let checks = crate::check::start(rt.clone(), &ident);
-                while !rt.stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-                checks.shutdown().await;
-            });
-        })
 }
