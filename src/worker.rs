@@ -162,6 +162,13 @@ async fn accept_while_running(
             }
             continue;
         }
+        // `rate-limit sessions`: hold new sessions while the frontend is at its rate.
+        if let Some(limit) = &fe.cfg.rate_limit_sessions {
+            if fe.fe_counters.sess_rate.rate() >= limit.node {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        }
         let (sock, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,

@@ -492,6 +492,25 @@ impl Session<'_> {
             direct,
             force_persist: sc.persist.force,
             client_dst: self.local,
+            client_src: self.peer,
+            fallback: connect::fallback_target(
+                be,
+                self.local,
+                Some(sc.req_idx.uri().get(rb.data())),
+            ),
+            hdr_ip: {
+                let src = be.cfg.source.as_ref().map(|s| &s.node);
+                match src.and_then(|s| s.usesrc.as_ref()) {
+                    Some(parser::ir::UseSrc::HdrIp { name, .. }) => connect::hdr_ip(
+                        src,
+                        sc.req_edit
+                            .find(rb.data(), &sc.req_idx, name.as_bytes())
+                            .map(|(_, v)| v),
+                    ),
+                    _ => None,
+                }
+            },
+            redirectable: matches!(req_method, Method::Get | Method::Head),
             tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
             nolinger: be.cfg.options.nolinger.is_some(),
         };
@@ -531,12 +550,35 @@ impl Session<'_> {
                         Termination::new(Cause::ServerTimeout, Phase::Queue)
                     }
                     ConnectFail::QueueFull => Termination::new(Cause::ServerAbort, Phase::Queue),
+                    ConnectFail::Redirect => Termination::new(Cause::Proxy, Phase::Connect),
                     ConnectFail::ClientAbort { queued } => Termination::new(
                         Cause::ClientAbort,
                         if queued { Phase::Queue } else { Phase::Connect },
                     ),
                 };
-                if !matches!(fail, ConnectFail::ClientAbort { .. }) {
+                if fail == ConnectFail::Redirect {
+                    // Server `redir`: 302 to its prefix plus the request path.
+                    let prefix = srv
+                        .and_then(|i| be.servers[i].cfg.redir.clone())
+                        .unwrap_or_default();
+                    let path = crate::http1::uri_path(sc.req_idx.uri().get(rb.data()))
+                        .unwrap_or(b"/")
+                        .to_vec();
+                    sc.out.clear();
+                    let proxy_conn = sc.req_idx.info().absolute_uri
+                        && fe.cfg.options.http_use_proxy_header.is_some();
+                    crate::http1::write_server_redir(
+                        &mut sc.out,
+                        prefix.as_bytes(),
+                        &path,
+                        proxy_conn,
+                    );
+                    tx.status = 302;
+                    tx.term = Termination::new(Cause::Proxy, Phase::Connect);
+                    let out = std::mem::take(&mut sc.out);
+                    let _ = self.send_bytes(&mut tx, &out).await;
+                    sc.out = out;
+                } else if !matches!(fail, ConnectFail::ClientAbort { .. }) {
                     let _ = self.reply_error(&mut tx, 503).await;
                 }
                 self.log(
@@ -557,6 +599,24 @@ impl Session<'_> {
         tx.timers.connect = tx.ms();
         let srv_sock = conn.stream;
         let _srv_guard = ServerGuard { be, idx: srv_idx };
+
+        // `http-send-name-header`: the chosen server's name, replacing any such header.
+        if let (Some(h), Some(i)) = (&be.cfg.http_send_name_header, srv_idx) {
+            let ids: Vec<usize> = sc
+                .req_edit
+                .find(rb.data(), &sc.req_idx, h.node.as_bytes())
+                .map(|(id, _)| id)
+                .collect();
+            for id in ids {
+                let _ = sc.req_edit.delete(id);
+            }
+            let name = be.servers[i].cfg.name.as_bytes();
+            let _ = sc.req_edit.append_with(|out| {
+                out.extend_from_slice(h.node.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(name);
+            });
+        }
 
         // --- request head to the server ---
         sc.out.clear();

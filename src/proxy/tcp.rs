@@ -31,6 +31,10 @@ pub async fn run(
         direct: None,
         force_persist: false,
         client_dst: local,
+        client_src: peer,
+        fallback: connect::fallback_target(be, local, None),
+        hdr_ip: None,
+        redirectable: false,
         tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
         nolinger: be.cfg.options.nolinger.is_some(),
     };
