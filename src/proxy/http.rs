@@ -870,8 +870,8 @@ impl Session<'_> {
                     Some(i) if px.idx == self.fe.idx => self.rt.proxies.get(i).unwrap_or(px),
                     _ => px,
                 };
-                let t = Proxy::timeout(&be.cfg.timeouts.tarpit)
-                    .or(Proxy::timeout(&be.cfg.timeouts.connect));
+                // (The parser already made an unset tarpit timeout fall back to connect.)
+                let t = Proxy::timeout(&be.cfg.timeouts.tarpit);
                 // The request is dropped; hold the client, but stop early if it goes away.
                 // Either way 1.4 answers 500 and logs `PT`, with the time held as Tq.
                 rb.clear();
