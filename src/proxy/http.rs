@@ -854,14 +854,14 @@ impl Session<'_> {
             ReqVerdict::Deny => {
                 tx.term.set(Cause::Proxy, Phase::Request);
                 let _ = self.reply_error(tx, 403).await;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
             ReqVerdict::BadRequest => {
                 self.fe.fe_counters.ereq.fetch_add(1, Relaxed);
                 tx.term.set(Cause::Proxy, Phase::Request);
                 let _ = self.reply_error(tx, 400).await;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
             ReqVerdict::Tarpit => {
@@ -881,7 +881,7 @@ impl Session<'_> {
                 tx.timers.queue = tx.ms();
                 tx.term.set(Cause::Proxy, Phase::Tarpit);
                 let _ = self.reply_error(tx, 500).await;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
             ReqVerdict::Auth { realm } => {
@@ -899,7 +899,7 @@ impl Session<'_> {
                 let out = std::mem::take(&mut sc.out);
                 let _ = self.send_bytes(tx, &out).await;
                 sc.out = out;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
             ReqVerdict::Redirect { keep_alive } => {
@@ -920,7 +920,7 @@ impl Session<'_> {
                     After::Close
                 };
                 sc.out = out;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(after)
             }
             ReqVerdict::Stats => {
@@ -938,10 +938,17 @@ impl Session<'_> {
                 let out = std::mem::take(&mut sc.out);
                 let _ = self.send_bytes(tx, &out).await;
                 sc.out = out;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
         }
+    }
+
+    /// Counts and logs a transaction the rules answered themselves (1.4 counts every status
+    /// in the `hrsp_*` of the frontend and, once one is assigned, of the backend).
+    fn finish_reply(&self, tx: &Txn, sc: &Scratch) {
+        self.account(tx, &self.rt.proxies[tx.be]);
+        self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
     }
 
     /// Reads and processes the response head, sends it (or an error) to the client.

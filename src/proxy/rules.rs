@@ -391,10 +391,22 @@ fn set_backend(rt: &Runtime, name: &str, is_frontend: bool, flags: &mut ReqFlags
     flags.set_backend.is_some()
 }
 
+/// The part of a rewritten start line up to its first CR or LF: 1.4 re-parses only that
+/// (a replacement may inject `\r\n` and a header line after it, which it then forwards as
+/// is).
+fn first_line(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(line.len());
+    &line[..end]
+}
+
 /// Whether `line` is still a request line after a rewrite (1.4 re-parses it with
 /// `http_parse_reqline`): a method token, spaces, a URI without spaces or control bytes, and
 /// optionally spaces and an HTTP version made of `HTTP/.0-9` bytes.
 pub fn valid_request_line(line: &[u8]) -> bool {
+    let line = first_line(line);
     let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
     let (Some(method), Some(uri)) = (parts.next(), parts.next()) else {
         return false;
@@ -413,16 +425,14 @@ pub fn valid_request_line(line: &[u8]) -> bool {
 /// Whether `line` is still a status line after a rewrite (1.4 `http_parse_stsline`): a
 /// version of `HTTP/.0-9` bytes, spaces, a status code, then an optional reason.
 pub fn valid_status_line(line: &[u8]) -> bool {
+    let line = first_line(line);
     let Some(sp) = line.iter().position(|&b| b == b' ') else {
         return false;
     };
     let (version, rest) = line.split_at(sp);
     let rest = trim_spaces(rest);
     let code_len = rest.iter().take_while(|&&b| b != b' ').count();
-    !version.is_empty()
-        && version.iter().all(|&b| is_ver_token(b))
-        && code_len > 0
-        && !rest.iter().any(|&b| b == b'\r' || b == b'\n')
+    !version.is_empty() && version.iter().all(|&b| is_ver_token(b)) && code_len > 0
 }
 
 /// The status code of a (possibly rewritten) status line, as 1.4 `strl2ui` reads it: the
@@ -897,6 +907,8 @@ mod tests {
         assert!(!valid_request_line(b"GET / HTTP/1.1 extra"));
         assert!(!valid_request_line(b"GET / http/1.1"));
         assert!(!valid_request_line(b" GET / HTTP/1.1"));
+        // An injected line after the request line is not part of it.
+        assert!(valid_request_line(b"GET / HTTP/1.1\r\nX-Injected: 1"));
     }
 
     #[test]
