@@ -249,7 +249,11 @@ impl Server {
     }
 }
 
-/// Canned responses, indexed by status code, after `errorfile`/`errorloc` overrides.
+/// Canned responses, indexed by status code, after `errorfile`/`errorloc` overrides (1.4
+/// `errmsg[]`): `errorfile` bytes are sent verbatim, `errorloc`/`errorloc302`/`errorloc303`
+/// become 1.4's 302/303 reply. The stream looks in the backend's table, then the
+/// frontend's, then falls back to the built-in page (1.4 `error_message`), and logs the
+/// status it meant to send.
 #[derive(Clone, Debug, Default)]
 pub struct ErrorMessages {
     overrides: Vec<(u16, Arc<[u8]>)>,
@@ -263,13 +267,9 @@ impl ErrorMessages {
             let bytes: Vec<u8> = match &e.body {
                 ErrorBody::File { bytes, .. } => bytes.clone(),
                 ErrorBody::Location { code, url } => {
-                    let reason = if *code == 303 {
-                        "303 See Other"
-                    } else {
-                        "302 Found"
-                    };
-                    format!("HTTP/1.1 {reason}\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\n\r\n")
-                        .into_bytes()
+                    let mut out = Vec::with_capacity(80 + url.len());
+                    crate::http1::write_errorloc(&mut out, *code, url.as_bytes());
+                    out
                 }
             };
             overrides.retain(|(c, _)| *c != e.status);
@@ -438,5 +438,53 @@ pub fn build_logger<'a>(
             crate::cli::warning(&format!("cannot open log target: {e}"));
             crate::log::Logger::disabled()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parser::span::Spanned;
+
+    #[test]
+    fn error_messages_later_lines_win_and_errorloc_bytes() {
+        let sp = |e: ir::ErrorMessage| Spanned::new(parser::span::Span::builtin(), e);
+        let errors = vec![
+            sp(ir::ErrorMessage {
+                status: 503,
+                body: ErrorBody::File {
+                    path: "a".into(),
+                    bytes: b"first".to_vec(),
+                },
+            }),
+            sp(ir::ErrorMessage {
+                status: 503,
+                body: ErrorBody::Location {
+                    code: 303,
+                    url: "/m".into(),
+                },
+            }),
+            sp(ir::ErrorMessage {
+                status: 403,
+                body: ErrorBody::Location {
+                    code: 302,
+                    url: "http://x/".into(),
+                },
+            }),
+        ];
+        let m = ErrorMessages::from_cfg(&errors);
+        assert_eq!(
+            m.get(503),
+            Some(
+                &b"HTTP/1.1 303 See Other\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: /m\r\n\r\n"[..]
+            )
+        );
+        assert_eq!(
+            m.get(403),
+            Some(
+                &b"HTTP/1.1 302 Found\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: http://x/\r\n\r\n"[..]
+            )
+        );
+        assert_eq!(m.get(500), None);
     }
 }

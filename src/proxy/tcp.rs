@@ -1,9 +1,14 @@
-//! `mode tcp` streams: choose the backend, connect with retries, then forward bytes both ways
-//! (half-close propagated, splice for bulk) until both sides close or a timeout fires.
+//! `mode tcp` streams: `tcp-request content` rules, then the backend (`use_backend` rules,
+//! `default_backend`, or the `listen` section itself), connect with retries, then forward
+//! bytes both ways (half-close propagated, splice for bulk) until both sides close or a
+//! timeout fires. Compare with 1.4 `tcp_inspect_request` (`src/proto_tcp.c`) and
+//! `process_switching_rules` (`src/session.c`).
 
 use super::connect::{self, ConnectReq};
 use super::stream::enter_backend;
+use super::tcp_rules::{self, Inspection};
 use super::tunnel::{self, TunnelBytes, TunnelCfg};
+use super::view::Base;
 use crate::lb::PickInput;
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
@@ -18,10 +23,27 @@ pub async fn run(
     cli: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    _info: ListenerInfo,
+    info: ListenerInfo,
 ) {
-    // TODO(#3): tcp-request content rules and use_backend with layer-4 ACLs.
-    let Some(be_idx) = fe.default_backend_idx else {
+    let base = Base {
+        rt,
+        fe,
+        be: fe,
+        server_id: None,
+        peer,
+        local,
+        luid: info.luid,
+        first_req: true,
+        capacity: rt.global.bufsize.saturating_sub(rt.global.maxrewrite),
+    };
+    // Bytes the content rules waited for; they go to the server first.
+    let mut pre = None;
+    if tcp_rules::inspect(&base, fe, &cli, &mut pre, rt.global.bufsize).await == Inspection::Reject
+    {
+        return;
+    }
+    let payload = pre.as_ref().map_or(&[][..], |b| b.data());
+    let Some(be_idx) = super::rules::switch_backend(&base, fe, None, payload) else {
         return;
     };
     let be = &rt.proxies[be_idx];
@@ -49,6 +71,16 @@ pub async fn run(
         Ok(c) => c,
         Err(_) => return,
     };
+    let mut first_bytes = 0u64;
+    if let Some(mut b) = pre.take() {
+        first_bytes = b.len() as u64;
+        if !b.is_empty() && tunnel::write_all(&conn.stream, &mut b).await.is_err() {
+            if let Some(s) = conn.server {
+                be.server_conn_end(s);
+            }
+            return;
+        }
+    }
     let cfg = TunnelCfg {
         client_timeout: Proxy::timeout(&fe.cfg.timeouts.client),
         server_timeout: Proxy::timeout(&be.cfg.timeouts.server),
@@ -57,7 +89,8 @@ pub async fn run(
     };
     let counts = Cell::new(TunnelBytes::default());
     let _end = tunnel::run(&cli, &conn.stream, cfg, &counts).await;
-    let c = counts.get();
+    let mut c = counts.get();
+    c.req += first_bytes;
     fe.fe_counters.bin.fetch_add(c.req, Relaxed);
     fe.fe_counters.bout.fetch_add(c.res, Relaxed);
     be.be_counters.bin.fetch_add(c.req, Relaxed);
