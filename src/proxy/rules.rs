@@ -296,7 +296,7 @@ fn hex(c: u8) -> Option<u8> {
 }
 
 /// Whether the request targets `px`'s stats page: GET/HEAD/POST whose URI starts with the
-/// stats prefix (1.4 `stats_check_uri`).
+/// stats prefix (1.4 `stats_check_uri`), or is the `stats prometheus-uri` path (extension).
 pub fn is_stats_request(px: &Proxy, head: &ReqHead<'_>, edit: &HeadEdit) -> bool {
     let Some(st) = &px.cfg.stats else {
         return false;
@@ -305,7 +305,12 @@ pub fn is_stats_request(px: &Proxy, head: &ReqHead<'_>, edit: &HeadEdit) -> bool
     let mut words = line.splitn(3, |&b| b == b' ');
     let method = words.next().unwrap_or(&[]);
     let uri = words.next().unwrap_or(&[]);
-    matches!(method, b"GET" | b"HEAD" | b"POST") && uri.starts_with(st.uri.as_bytes())
+    matches!(method, b"GET" | b"HEAD" | b"POST")
+        && (uri.starts_with(st.uri.as_bytes())
+            || st
+                .prometheus_uri
+                .as_ref()
+                .is_some_and(|p| crate::stats::prometheus::uri_matches(uri, p)))
 }
 
 /// `stats auth user:pass` credentials check against the request's `Authorization` header
