@@ -5,7 +5,9 @@
 //! Values haproxide has no exact equivalent for: `Memmax_MB` is 0 (no `-m`), `Maxpipes` is
 //! the configured `maxpipes` (0 by default) with no pipe in use, `Tasks` counts live client
 //! connections plus health-check tasks plus the CLI task itself, and `Run_queue` is 1 (the
-//! task answering), as 1.4 typically shows while it prints.
+//! task answering), as 1.4 typically shows while it prints. `Version` is 1.4's release
+//! number alone: tools read it (hatop lays it out in 13 columns, scripts compare it), and the
+//! HTML heading names haproxide.
 
 use crate::runtime::Runtime;
 use std::sync::atomic::Ordering::Relaxed;
@@ -106,7 +108,7 @@ pub fn show_info(p: &ProcessInfo, out: &mut String) {
          Maxpipes: {}\nCurrConns: {}\nPipesUsed: {}\nPipesFree: {}\nTasks: {}\nRun_queue: {}\n\
          node: {}\ndescription: {}\n",
         super::PRODUCT_NAME,
-        super::version(),
+        crate::cli::COMPAT_VERSION,
         crate::cli::RELEASE_DATE,
         p.nbproc,
         p.process_num,
@@ -174,7 +176,7 @@ mod tests {
                 "description"
             ]
         );
-        assert!(out.starts_with("Name: HAProxy\nVersion: 1.4.25"));
+        assert!(out.starts_with("Name: HAProxy\nVersion: 1.4.25\nRelease_date: 2014/03/27\n"));
         assert!(out.contains("\nnode: node1\n"));
         assert!(out.contains("\nMaxconn: 2000\n"));
         assert!(out.ends_with("description: \n"));

@@ -35,8 +35,7 @@ pub const PRODUCT_URL_UPD: &str = "http://haproxy.1wt.eu/#down";
 pub const PRODUCT_URL_DOC: &str = "http://haproxy.1wt.eu/#docs";
 pub const PRODUCT_BRANCH: &str = "1.4";
 
-/// The version we report (`show info` `Version:`, HTML heading): 1.4's number first, so
-/// tools that parse it see the release they were written for, then our own.
+/// The version the HTML heading shows: 1.4's number, then our own.
 pub fn version() -> String {
     format!(
         "{}-haproxide-{}",
