@@ -88,10 +88,19 @@ fn get_auth(a: SocketAddr, path: &str, auth: Option<(&str, &str)>) -> Response {
 }
 
 /// Polls the CSV on `a` until `pred` holds for it (bounded).
-fn wait_csv(a: SocketAddr, path: &str, mut pred: impl FnMut(&str) -> bool) -> String {
+fn wait_csv(a: SocketAddr, path: &str, pred: impl FnMut(&str) -> bool) -> String {
+    wait_csv_auth(a, path, ("admin", "pw"), pred)
+}
+
+fn wait_csv_auth(
+    a: SocketAddr,
+    path: &str,
+    auth: (&str, &str),
+    mut pred: impl FnMut(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let r = get_auth(a, path, Some(("admin", "pw")));
+        let r = get_auth(a, path, Some(auth));
         let body = r.body_text();
         if pred(&body) || Instant::now() > deadline {
             return body;
@@ -140,6 +149,14 @@ fn csv_counters_after_known_traffic() {
     let r = get(addr(fe), "t", "/dead", None).expect("request");
     assert_eq!(r.status, 503);
 
+    // Transactions are counted as they end: wait until all seven are.
+    wait_csv(addr(st), "/s;csv", |b| {
+        b.lines().any(|l| {
+            l.starts_with("web,FRONTEND,")
+                && l.split(',').nth(40).map(n) == Some(h2_0 + 6)
+                && l.split(',').nth(43).map(n) == Some(h5_0 + 1)
+        })
+    });
     let resp = get_auth(addr(st), "/s;csv", Some(("admin", "pw")));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/plain"));
@@ -700,6 +717,12 @@ fn prometheus_uri_serves_the_same_counters() {
     for _ in 0..3 {
         assert_eq!(get(addr(fe), "t", "/", None).expect("req").status, 200);
     }
+    // A transaction is counted when it ends, which can be just after the client got the
+    // whole response: wait for the three to be counted.
+    wait_csv_auth(addr(st), "/s;csv", ("a", "b"), |c| {
+        c.lines()
+            .any(|l| l.starts_with("web,FRONTEND,") && l.split(',').nth(40) == Some("3"))
+    });
     assert_eq!(get_auth(addr(st), "/metrics", None).status, 401);
     let r = get_auth(addr(st), "/metrics", Some(("a", "b")));
     assert_eq!(r.status, 200);
