@@ -913,11 +913,13 @@ impl Session<'_> {
             .global
             .bufsize
             .saturating_sub(self.rt.global.maxrewrite);
+        // 1.4 answers `100 Continue` to an HTTP/1.1 `Expect: 100-continue` before looking at
+        // the body, whatever its size.
+        if info.expect_continue && sc.req_idx.version() == Version::Http11 {
+            let _ = write_bytes(&self.cli, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
         if end >= limit {
             return Some(Err(()));
-        }
-        if rb.len() < end && info.expect_continue && sc.req_idx.version() == Version::Http11 {
-            let _ = write_bytes(&self.cli, b"HTTP/1.1 100 Continue\r\n\r\n").await;
         }
         let deadline = self.head_timeout().map(|d| Instant::now() + d);
         while rb.len() < end {
