@@ -464,6 +464,7 @@ fn start_checks(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>
             runtime.block_on(async move {
                 let ident = crate::runtime::log_ident(&rt.config);
                 let checks = crate::check::start(rt.clone(), &ident);
+                crate::stats::socket::spawn(&rt);
                 while !rt.stopping.load(std::sync::atomic::Ordering::Relaxed) {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }

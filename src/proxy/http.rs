@@ -849,7 +849,6 @@ impl Session<'_> {
             }
         }
         tx.bytes_in += req_counts.get();
-        self.account(&tx, be);
         self.log(
             &tx,
             &sc.req_line,
@@ -988,13 +987,42 @@ impl Session<'_> {
             ReqVerdict::Stats => {
                 tx.stats = true;
                 tx.term.set(Cause::Proxy, Phase::Request);
+                // `stats admin if <cond>` (1.4 `STAT_ADMIN`), evaluated on this proxy.
+                let admin = {
+                    let base = self.base(px, None);
+                    let head = HeadView {
+                        buf: rb.data(),
+                        idx: &sc.req_idx,
+                        edit: &sc.req_edit,
+                    };
+                    let v = base.view(px, Some(head), None);
+                    px.cfg.stats.as_ref().is_some_and(|st| {
+                        st.admin
+                            .iter()
+                            .any(|c| crate::acl::cond_matches(&c.node, &px.cfg.acls, &v))
+                    })
+                };
+                // An admin POST needs its body (the form); read it into the request buffer.
+                let body_end = if admin && sc.req_idx.method() == Method::Post {
+                    self.read_stats_body(sc, rb).await
+                } else {
+                    None
+                };
                 sc.out.clear();
                 let status = {
                     let head = ReqHead {
                         buf: rb.data(),
                         idx: &sc.req_idx,
                     };
-                    crate::stats::http::serve(self.rt, px, &head, &sc.req_edit, &mut sc.out)
+                    let body = match body_end {
+                        None => crate::stats::http::PostBody::NotRead,
+                        Some(Ok(end)) => crate::stats::http::PostBody::Complete(
+                            rb.data().get(sc.req_idx.head_end()..end).unwrap_or(&[]),
+                        ),
+                        Some(Err(())) => crate::stats::http::PostBody::TooLarge,
+                    };
+                    let ctx = crate::stats::http::StatsCtx { admin, body };
+                    crate::stats::http::serve(self.rt, px, &head, &sc.req_edit, &ctx, &mut sc.out)
                 };
                 tx.status = i32::from(status);
                 let out = std::mem::take(&mut sc.out);
@@ -1009,8 +1037,42 @@ impl Session<'_> {
     /// Counts and logs a transaction the rules answered themselves (1.4 counts every status
     /// in the `hrsp_*` of the frontend and, once one is assigned, of the backend).
     fn finish_reply(&self, tx: &Txn, sc: &Scratch) {
-        self.account(tx, &self.rt.proxies[tx.be]);
+        // `log` also counts the transaction.
         self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+    }
+
+    /// Reads the body of a stats admin POST (`Content-Length` bytes) into `rb`, after an
+    /// `HTTP/1.1 100 Continue` when the client expects one (1.4 `http_process_req_common`).
+    /// `Some(Ok(end))`: the body ends at `end` in `rb`; `Some(Err(()))`: it cannot fit in the
+    /// buffer, or the client stopped sending (1.4 answers `;st=EXCD`).
+    async fn read_stats_body(&self, sc: &Scratch, rb: &mut Buf) -> Option<Result<usize, ()>> {
+        let info = sc.req_idx.info();
+        let len = match info.framing {
+            Framing::Length(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        let end = sc.req_idx.head_end().saturating_add(len);
+        let limit = self
+            .rt
+            .global
+            .bufsize
+            .saturating_sub(self.rt.global.maxrewrite);
+        // 1.4 answers `100 Continue` to an HTTP/1.1 `Expect: 100-continue` before looking at
+        // the body, whatever its size.
+        if info.expect_continue && sc.req_idx.version() == Version::Http11 {
+            let _ = write_bytes(&self.cli, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
+        if end >= limit {
+            return Some(Err(()));
+        }
+        let deadline = self.head_timeout().map(|d| Instant::now() + d);
+        while rb.len() < end {
+            match read_some(&self.cli, rb, deadline).await {
+                ReadOutcome::Data => {}
+                _ => return Some(Err(())),
+            }
+        }
+        Some(Ok(end))
     }
 
     /// Reads and processes the response head, sends it (or an error) to the client.
@@ -1270,6 +1332,9 @@ impl Session<'_> {
         req_caps: Option<&[Option<Vec<u8>>]>,
         persist: Option<&TxnPersist>,
     ) {
+        // Every finished transaction is counted here, the ones answered by haproxide itself
+        // (errors, redirects, stats, 401) included, as 1.4 does in `http_end_txn`.
+        self.account(tx, &self.rt.proxies[tx.be]);
         if tx.nolog {
             return;
         }

@@ -519,8 +519,8 @@ fn hex_digit_1_4(c: u8) -> u8 {
     h & 0x0f
 }
 
-/// Whether the request targets `px`'s stats page (1.4 `stats_check_uri`): a GET, HEAD or
-/// POST whose URI starts with the stats prefix.
+/// Whether the request targets `px`'s stats page: GET/HEAD/POST whose URI starts with the
+/// stats prefix (1.4 `stats_check_uri`), or is the `stats prometheus-uri` path (extension).
 pub fn is_stats_request(px: &Proxy, head: &ReqHead<'_>, edit: &HeadEdit) -> bool {
     let Some(st) = &px.cfg.stats else {
         return false;
@@ -532,7 +532,11 @@ pub fn is_stats_request(px: &Proxy, head: &ReqHead<'_>, edit: &HeadEdit) -> bool
     matches!(
         Method::from_token(method),
         Method::Get | Method::Head | Method::Post
-    ) && uri.starts_with(st.uri.as_bytes())
+    ) && (uri.starts_with(st.uri.as_bytes())
+        || st
+            .prometheus_uri
+            .as_ref()
+            .is_some_and(|p| crate::stats::prometheus::uri_matches(uri, p)))
 }
 
 /// `stats auth user:pass`: whether the request's `Authorization` header carries one of the
