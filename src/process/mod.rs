@@ -109,6 +109,7 @@ fn serve(config: Config, args: &Args) -> i32 {
             return 1;
         }
     };
+    crate::log::send_proxies_started(&rt);
     let control = match start_control(rt.clone()) {
         Ok(h) => h,
         Err(e) => {
