@@ -194,6 +194,9 @@ struct Txn {
     srv_counted: bool,
     /// The line was already sent (`option logasap`).
     logged: bool,
+    /// http-server-close and the client asked to keep its connection: the response is
+    /// prepared for keep-alive when its length is known.
+    client_ka: bool,
 }
 
 impl Txn {
@@ -216,6 +219,7 @@ impl Txn {
             be_counted: false,
             srv_counted: false,
             logged: false,
+            client_ka: false,
         }
     }
     fn ms(&self) -> i64 {
@@ -658,6 +662,7 @@ impl Session<'_> {
         };
         let req_counts = Cell::new(0u64);
         let mut resbuf = Buf::take(rt.global.bufsize);
+        tx.client_ka = mode == ConnMode::ServerClose && wants_keepalive(req_version, &req_info);
 
         // The request body (or, in tunnel modes, everything the client sends) flows while we
         // wait for the response head.
@@ -1086,9 +1091,15 @@ impl Session<'_> {
             &mut sc.res_edit,
             &mut sc.persist,
         );
-        let server_close = res_info.connection.close || res_info.framing == Framing::UntilClose;
+        // In http-server-close mode the server closes after each response because we asked
+        // it to: only a body delimited by the close prevents keeping the client.
+        let server_close = res_info.framing == Framing::UntilClose
+            || (mode != ConnMode::ServerClose && res_info.connection.close);
+        let keep_client = tx.client_ka && !server_close;
         fix_response_connection(
             mode,
+            keep_client,
+            sc.req_idx.version(),
             sc.res_idx.version(),
             resbuf.data(),
             &sc.res_idx,
@@ -1597,17 +1608,44 @@ fn fix_request_connection(
     set_close(v, buf, idx, edit, !pretend);
 }
 
-/// Response `Connection` header: httpclose/forceclose announce close to the client.
+/// Response `Connection` header: httpclose/forceclose announce close to the client; in
+/// http-server-close mode a response the client connection survives loses the `close` the
+/// server answered to our `Connection: close`, and gets `Connection: keep-alive` when either
+/// side is HTTP/1.0 (1.4 `http_process_res_common` with `TX_CON_WANT_SCL`).
 fn fix_response_connection(
     mode: ConnMode,
+    keep_client: bool,
+    req_v: Version,
     v: Version,
     buf: &[u8],
     idx: &HeadIndex,
     edit: &mut HeadEdit,
 ) {
     match mode {
-        ConnMode::Tunnel | ConnMode::ServerClose => {}
+        ConnMode::Tunnel => {}
+        ConnMode::ServerClose if keep_client => set_keep_alive(req_v, v, buf, idx, edit),
+        ConnMode::ServerClose => {}
         ConnMode::HttpClose | ConnMode::ForceClose => set_close(v, buf, idx, edit, true),
+    }
+}
+
+/// Removes `close` tokens from the `Connection` headers and, when the request or the
+/// response is HTTP/1.0, makes sure `Connection: keep-alive` is present.
+fn set_keep_alive(req_v: Version, v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit) {
+    let mut has_ka = false;
+    let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
+    for id in ids {
+        let _ = edit.remove_token(buf, idx, id, b"close");
+        if let Some(line) = edit.line(buf, idx, id) {
+            if let Some((_, val)) = crate::http1::split_header_line(line) {
+                if crate::http1::comma_values(val).any(|t| t.eq_ignore_ascii_case(b"keep-alive")) {
+                    has_ka = true;
+                }
+            }
+        }
+    }
+    if (req_v == Version::Http10 || v == Version::Http10) && !has_ka {
+        let _ = edit.append(b"Connection: keep-alive");
     }
 }
 
