@@ -18,7 +18,7 @@
 //! Buffers and head indexes are taken from per-thread pools when a request starts and given
 //! back when it ends, so an idle keep-alive connection holds neither.
 
-use super::connect::{self, ConnectFail, ConnectReq};
+use super::connect::{self, ConnectReq};
 use super::rules::{self, ReqFlags, ReqHead, ReqVerdict, ResVerdict};
 use super::stream::enter_backend;
 use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
@@ -619,9 +619,9 @@ impl Session<'_> {
                 let (term, t_queue) = super::stream::connect_failure(fail, t_assign, tx.ms());
                 tx.term = term;
                 tx.timers.queue = t_queue;
-                if !matches!(fail, ConnectFail::ClientAbort { .. }) {
-                    let _ = self.reply_error(&mut tx, 503).await;
-                }
+                // Every failure answers 503, even a client that left (`CC`/`CQ`): 1.4 puts
+                // its page in the response buffer and counts it either way.
+                let _ = self.reply_error(&mut tx, 503).await;
                 self.log(&tx, Some(&*sc), LogPoint::Close);
                 return After::Close;
             }
