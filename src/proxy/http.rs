@@ -1668,3 +1668,58 @@ fn set_close(v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit, annou
         let _ = edit.append(b"Connection: close");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The response head after `fix_response_connection`.
+    fn fixed(mode: ConnMode, keep: bool, req_v: Version, res: &[u8]) -> String {
+        let mut idx = HeadIndex::new();
+        assert!(matches!(
+            idx.parse_response(res, &ParseOptions::default(), Method::Get),
+            Parse::Complete
+        ));
+        let mut edit = HeadEdit::new();
+        edit.reset(&idx);
+        fix_response_connection(mode, keep, req_v, idx.version(), res, &idx, &mut edit);
+        let mut out = Vec::new();
+        edit.write(res, &idx, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn server_close_keeps_the_client_by_dropping_the_servers_close() {
+        let res = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n";
+        assert_eq!(
+            fixed(ConnMode::ServerClose, true, Version::Http11, res),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+        );
+        // An HTTP/1.0 client needs to be told.
+        assert_eq!(
+            fixed(ConnMode::ServerClose, true, Version::Http10, res),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+        );
+        // The client is not kept: the response is left as the server sent it.
+        assert_eq!(
+            fixed(ConnMode::ServerClose, false, Version::Http11, res),
+            std::str::from_utf8(res).unwrap()
+        );
+        let res10 =
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, close\r\n\r\n";
+        assert_eq!(
+            fixed(ConnMode::ServerClose, true, Version::Http11, res10),
+            "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+        );
+        // httpclose announces close whatever the client wanted.
+        assert_eq!(
+            fixed(
+                ConnMode::HttpClose,
+                true,
+                Version::Http11,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+            ),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
+    }
+}
