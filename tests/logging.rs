@@ -307,6 +307,8 @@ struct Ports {
     sep: u16,
     asap: u16,
     ka: u16,
+    tcpto: u16,
+    connt: u16,
 }
 
 impl Ports {
@@ -321,6 +323,8 @@ impl Ports {
             sep: free_port(),
             asap: free_port(),
             ka: free_port(),
+            tcpto: free_port(),
+            connt: free_port(),
         }
     }
 
@@ -331,7 +335,7 @@ impl Ports {
     fn all(&self) -> Vec<SocketAddr> {
         [
             self.web, self.nosrv, self.slow, self.tcpx, self.connx, self.quiet, self.sep,
-            self.asap, self.ka,
+            self.asap, self.ka, self.tcpto, self.connt,
         ]
         .into_iter()
         .map(Ports::addr)
@@ -410,6 +414,18 @@ listen ka
     option http-server-close
     timeout http-keep-alive 3s
     server s1 {origin}
+
+listen tcpto
+    bind 127.0.0.1:{tcpto}
+    mode tcp
+    option tcplog
+    timeout client 300
+    server s1 {origin}
+
+listen connt
+    bind 127.0.0.1:{connt}
+    mode tcp
+    server s1 {origin}
 ",
         web = p.web,
         nosrv = p.nosrv,
@@ -420,6 +436,8 @@ listen ka
         sep = p.sep,
         asap = p.asap,
         ka = p.ka,
+        tcpto = p.tcpto,
+        connt = p.connt,
     )
 }
 
@@ -497,10 +515,11 @@ fn traffic_logs_match_1_4_and_differ_from_2_6_only_where_listed() {
 
     // `Proxy X started.` (notice, local0: PRI 133) for each proxy, at startup. 2.6 no
     // longer sends these to syslog.
-    let started = sys.wait_new(0, 0, 9, Duration::from_secs(10));
-    for name in [
-        "web", "nosrv", "slow", "tcpx", "connx", "quiet", "sep", "asap", "ka",
-    ] {
+    let names = [
+        "web", "nosrv", "slow", "tcpx", "connx", "quiet", "sep", "asap", "ka", "tcpto", "connt",
+    ];
+    let started = sys.wait_new(0, 0, names.len(), Duration::from_secs(10));
+    for name in names {
         assert!(
             started.iter().any(
                 |l| l.starts_with("<133>") && l.ends_with(&format!("]: Proxy {name} started."))
@@ -659,17 +678,40 @@ fn traffic_logs_match_1_4_and_differ_from_2_6_only_where_listed() {
             b"GET /big/10 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         );
     });
-    let norm = |m: &str, port: u16| {
+    let norm = |m: &str, port: u16, what: &str| {
         let (from, rest) = m
             .strip_prefix("Connect from 127.0.0.1:")
             .and_then(|r| r.split_once(' '))
             .unwrap_or_else(|| panic!("connect line: {m}"));
         assert!(from.parse::<u16>().is_ok(), "{m}");
-        assert_eq!(rest, format!("to 127.0.0.1:{port} (connx/HTTP)"));
+        assert_eq!(rest, format!("to 127.0.0.1:{port} ({what})"));
     };
-    norm(&a[0].msg, ours.ports.connx);
-    norm(&b[0].msg, theirs.ports.connx);
+    norm(&a[0].msg, ours.ports.connx, "connx/HTTP");
+    norm(&b[0].msg, theirs.ports.connx, "connx/HTTP");
     assert_eq!(a[0].pri, 134);
+    let (a, b) = both(1, &|p| {
+        exchange(
+            Ports::addr(p.connt),
+            b"GET /big/10 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+    });
+    norm(&a[0].msg, ours.ports.connt, "connt/TCP");
+    norm(&b[0].msg, theirs.ports.connt, "connt/TCP");
+
+    // 7b. TCP mode, the client says nothing: `timeout client` ends the stream, `cD`.
+    let (a, b) = both(1, &|p| {
+        let mut s = TcpStream::connect(Ports::addr(p.tcpto)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    });
+    let (fa, fb) = (tcp_fields(&a[0].msg), tcp_fields(&b[0].msg));
+    expect(&fa, "term", "cD");
+    expect(&fa, "bytes", "0");
+    expect(&fa, "conns", "0/0/0/0/0");
+    assert!(fa.timers()[2] >= 300, "{}", fa.raw);
+    assert_diff("tcp client timeout", &fa, &fb, &[DIFF_CONNS]);
 
     // 8. dontlognull: a connection that sends nothing is not logged; without it, it is
     // (`CR--` 400 `<BADREQ>`).
