@@ -16,6 +16,7 @@
 //! [`syslog::Logger`]; our own diagnostics (and 1.4's stderr `[WARNING]`/`[ALERT]` copies of
 //! process messages) go through the `log` crate to stderr, set up by [`init_stderr_logging`].
 
+pub mod capture;
 mod clock;
 mod fmt;
 pub mod httplog;
@@ -129,6 +130,18 @@ pub fn proxy_type_str(kind: ProxyKind) -> &'static str {
 /// bound (no stderr copy).
 pub fn proxy_started_msg(name: &str) -> String {
     format!("Proxy {name} started.")
+}
+
+/// Sends `Proxy <name> started.` at `notice` to the targets of every proxy of `rt` that is
+/// not `disabled`, in configuration order, as 1.4 `start_proxies` does once the listeners
+/// are bound (backends included; a proxy without `log` lines sends nothing).
+pub fn send_proxies_started(rt: &crate::runtime::Runtime) {
+    for p in rt.proxies.iter().filter(|p| p.cfg.disabled.is_none()) {
+        if !p.logger.is_empty() {
+            p.logger
+                .send_str(Level::Notice, &proxy_started_msg(p.name()));
+        }
+    }
 }
 
 /// `Stopping <type> <name> in <grace> ms.` — `warning`, syslog and stderr (soft stop).

@@ -220,11 +220,21 @@ impl TermState {
 
     /// Renders the four characters. 1.4 prints `-` for both cookie flags whenever the
     /// backend has no cookie configured, whatever the transaction recorded, so callers
-    /// pass `cookie_configured = backend.cookie.is_some()`.
+    /// pass `cookie_configured = backend.cookie.is_some()`. With a cookie configured, a
+    /// flag nothing was recorded for (the request was denied, or no response came) prints
+    /// `N`: 1.4's flags start at zero, which is `N` in both alphabets.
     pub fn chars(self, cookie_configured: bool) -> [u8; 4] {
         let [c, p] = self.term.chars();
         if cookie_configured {
-            [c, p, self.req_cookie.as_char(), self.res_cookie.as_char()]
+            let rq = match self.req_cookie {
+                ReqCookie::NotConfigured => ReqCookie::None,
+                other => other,
+            };
+            let rs = match self.res_cookie {
+                ResCookie::NotConfigured => ResCookie::None,
+                other => other,
+            };
+            [c, p, rq.as_char(), rs.as_char()]
         } else {
             [c, p, b'-', b'-']
         }
@@ -317,6 +327,8 @@ mod tests {
             ResCookie::Updated,
         );
         assert_eq!(&st.chars(true), b"PRVU");
-        assert_eq!(&TermState::default().chars(true), b"----");
+        // Cookie configured, nothing recorded (denied before persistence): `NN`.
+        assert_eq!(&TermState::default().chars(true), b"--NN");
+        assert_eq!(&TermState::default().chars(false), b"----");
     }
 }

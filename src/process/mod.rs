@@ -280,6 +280,7 @@ fn serve(config: Config, args: &Args) -> i32 {
         }
     };
     rt.control.hold_listeners(&rt.config.proxies, &listeners);
+    crate::log::send_proxies_started(&rt);
 
     // 6. Quiet mode leaves the terminal now; the pidfile is opened before any chroot.
     let dev_null = match daemon::DevNull::open() {

@@ -54,6 +54,12 @@ pub struct Scratch {
     pub req_line: Vec<u8>,
     pub req_caps: Vec<Option<Vec<u8>>>,
     pub res_caps: Vec<Option<Vec<u8>>>,
+    /// `capture cookie`: the request's and the response's captured `name=value`, valid
+    /// when the matching flag is set.
+    pub req_cookie_cap: Vec<u8>,
+    pub req_cookie_set: bool,
+    pub res_cookie_cap: Vec<u8>,
+    pub res_cookie_set: bool,
     pub persist: TxnPersist,
 }
 
@@ -73,6 +79,10 @@ impl Scratch {
                 req_line: Vec::with_capacity(256),
                 req_caps: Vec::new(),
                 res_caps: Vec::new(),
+                req_cookie_cap: Vec::new(),
+                req_cookie_set: false,
+                res_cookie_cap: Vec::new(),
+                res_cookie_set: false,
                 persist: TxnPersist::default(),
             })
         })
@@ -128,6 +138,38 @@ enum After {
     KeepAlive,
 }
 
+/// When the current transaction started, for its log line: the connection's accept for
+/// the first one; in keep-alive, the end of the previous transaction (1.4
+/// `http_end_txn_clean_session` resets `accept_date`/`tv_accept` there, so Tq includes
+/// the idle time before the next request).
+#[derive(Clone, Copy)]
+struct Accept {
+    t0: Instant,
+    date: SystemTime,
+}
+
+impl Accept {
+    fn now() -> Accept {
+        Accept {
+            t0: Instant::now(),
+            date: SystemTime::now(),
+        }
+    }
+}
+
+/// Where a log line is emitted, which decides the connection counts it shows (1.4 logs
+/// after releasing some of them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LogPoint {
+    /// `option logasap`, as soon as the response head is processed: nothing released.
+    Early,
+    /// End of a transaction on a connection kept alive: the backend connection is released
+    /// (`beconn`), the frontend one and the server slot not yet.
+    KeepAlive,
+    /// End of the connection: `actconn`, `feconn`, `beconn` and the server slot released.
+    Close,
+}
+
 /// State of one transaction for the log and the counters.
 struct Txn {
     t0: Instant,
@@ -147,13 +189,24 @@ struct Txn {
     nolog: bool,
     /// A request line was parsed (else `<BADREQ>`).
     parsed: bool,
+    /// This transaction is counted in its backend's `beconn`.
+    be_counted: bool,
+    /// This transaction holds a connection slot on `srv` (`cur_sess`).
+    srv_counted: bool,
+    /// The line was already sent (`option logasap`).
+    logged: bool,
+    /// Counted in the stats already (`log` counts each transaction once).
+    accounted: Cell<bool>,
+    /// http-server-close and the client asked to keep its connection: the response is
+    /// prepared for keep-alive when its length is known.
+    client_ka: bool,
 }
 
 impl Txn {
-    fn new(be: usize) -> Txn {
+    fn new(be: usize, accept: Accept) -> Txn {
         Txn {
-            t0: Instant::now(),
-            date: SystemTime::now(),
+            t0: accept.t0,
+            date: accept.date,
             timers: Timers::default(),
             be,
             srv: None,
@@ -166,6 +219,11 @@ impl Txn {
             stats: false,
             nolog: false,
             parsed: false,
+            be_counted: false,
+            srv_counted: false,
+            logged: false,
+            accounted: Cell::new(false),
+            client_ka: false,
         }
     }
     fn ms(&self) -> i64 {
@@ -182,6 +240,8 @@ struct Session<'a> {
     local: SocketAddr,
     info: ListenerInfo,
     txn_no: u32,
+    /// Start of the current transaction for the log (see [`Accept`]).
+    accept: Accept,
     /// Pipelined bytes left over from the previous transaction.
     leftover: Option<Buf>,
 }
@@ -203,6 +263,7 @@ pub async fn run(
         local,
         info,
         txn_no: 0,
+        accept: Accept::now(),
         leftover: None,
     };
     loop {
@@ -226,6 +287,7 @@ pub async fn run(
         match after {
             After::KeepAlive => {
                 s.txn_no += 1;
+                s.accept = Accept::now();
                 if !rb.is_empty() {
                     s.leftover = Some(rb);
                 }
@@ -256,11 +318,16 @@ impl Session<'_> {
             tcp_rules::inspect(&base, self.fe, &self.cli, pre, self.rt.global.bufsize).await
         };
         if verdict == Inspection::Reject {
-            let mut tx = Txn::new(self.fe.idx);
-            tx.t0 = t0;
+            let mut tx = Txn::new(
+                self.fe.idx,
+                Accept {
+                    t0,
+                    date: SystemTime::now(),
+                },
+            );
             tx.term.set(Cause::Proxy, Phase::Request);
             tx.bytes_in = pre.as_ref().map_or(0, |b| b.len() as u64);
-            self.log(&tx, &[], None, None, None);
+            self.log(&tx, None, LogPoint::Close);
         }
         verdict
     }
@@ -286,11 +353,11 @@ impl Session<'_> {
             Some(Err(_)) => None,
             None if self.txn_no == 0 => {
                 // 1.4 answers 408 to a first request that never came, and logs it (`cR`).
-                let mut tx = Txn::new(self.fe.idx);
+                let mut tx = Txn::new(self.fe.idx, self.accept);
                 tx.status = 408;
                 tx.term.set(Cause::ClientTimeout, Phase::Request);
                 let _ = self.reply_error(&mut tx, 408).await;
-                self.log(&tx, &[], None, None, None);
+                self.log(&tx, None, LogPoint::Close);
                 None
             }
             None => None,
@@ -301,15 +368,29 @@ impl Session<'_> {
     async fn transaction(&mut self, rb: &mut Buf, sc: &mut Scratch) -> After {
         let rt = self.rt;
         let fe = self.fe;
-        let mut tx = Txn::new(fe.idx);
+        let mut tx = Txn::new(fe.idx, self.accept);
         let opts = ParseOptions {
             max_head: rt.global.bufsize.saturating_sub(rt.global.maxrewrite),
             accept_invalid: fe.cfg.options.accept_invalid_http_request.is_some(),
         };
-        let deadline = self.head_timeout().map(|d| tx.t0 + d);
+        // The first request must be complete within `timeout http-request` of the accept; a
+        // later one within that time of its first byte (1.4 arms the timer when the client
+        // starts talking on a kept-alive connection).
+        let head_start = if self.txn_no == 0 {
+            tx.t0
+        } else {
+            Instant::now()
+        };
+        let deadline = self.head_timeout().map(|d| head_start + d);
         sc.req_idx.clear();
         sc.persist.reset();
         sc.req_line.clear();
+        // The scratch is pooled per thread: forget the captures of whatever used it last,
+        // so a transaction that stops early logs empty captures.
+        sc.req_caps.iter_mut().for_each(|c| *c = None);
+        sc.res_caps.iter_mut().for_each(|c| *c = None);
+        sc.req_cookie_set = false;
+        sc.res_cookie_set = false;
 
         // --- wait for a complete request head ---
         loop {
@@ -321,7 +402,7 @@ impl Session<'_> {
                     tx.term.set(Cause::Proxy, Phase::Request);
                     tx.bytes_in = rb.len() as u64;
                     let _ = self.reply_error(&mut tx, 400).await;
-                    self.log(&tx, &[], None, None, None);
+                    self.log(&tx, Some(&*sc), LogPoint::Close);
                     return After::Close;
                 }
             }
@@ -330,19 +411,27 @@ impl Session<'_> {
                 ReadOutcome::Full => {
                     fe.fe_counters.ereq.fetch_add(1, Relaxed);
                     tx.term.set(Cause::Proxy, Phase::Request);
+                    tx.bytes_in = rb.len() as u64;
                     let _ = self.reply_error(&mut tx, 400).await;
-                    self.log(&tx, &[], None, None, None);
+                    self.log(&tx, Some(&*sc), LogPoint::Close);
                     return After::Close;
                 }
-                ReadOutcome::Eof | ReadOutcome::Error => {
-                    // Closed before a complete request: silent for keep-alive; otherwise 1.4
-                    // logs `CR` (a 400 it cannot deliver), unless nothing was sent at all.
+                outcome @ (ReadOutcome::Eof | ReadOutcome::Error) => {
+                    // Closed before a complete request: silent on a kept-alive connection
+                    // that had not started a new request; otherwise `CR` with status 400.
+                    // 1.4 answers a close (FIN) with its 400 page and counts its bytes even
+                    // when the client is gone; after a read error (reset) it sends nothing.
+                    // The line is logged even when nothing came, unless `dontlognull`.
                     if self.txn_no == 0 || !rb.is_empty() {
                         tx.term.set(Cause::ClientAbort, Phase::Request);
-                        tx.status = 400;
                         tx.bytes_in = rb.len() as u64;
                         fe.fe_counters.ereq.fetch_add(1, Relaxed);
-                        self.log(&tx, &[], None, None, None);
+                        if matches!(outcome, ReadOutcome::Eof) {
+                            let _ = self.reply_error(&mut tx, 400).await;
+                        } else {
+                            tx.status = 400;
+                        }
+                        self.log(&tx, Some(&*sc), LogPoint::Close);
                     }
                     return After::Close;
                 }
@@ -354,7 +443,7 @@ impl Session<'_> {
                     tx.bytes_in = rb.len() as u64;
                     fe.fe_counters.ereq.fetch_add(1, Relaxed);
                     let _ = self.reply_error(&mut tx, 408).await;
-                    self.log(&tx, &[], None, None, None);
+                    self.log(&tx, Some(&*sc), LogPoint::Close);
                     return After::Close;
                 }
             }
@@ -448,12 +537,13 @@ impl Session<'_> {
             // A frontend without a matching backend: 503 `<NOSRV>`.
             tx.term.set(Cause::ServerAbort, Phase::Connect);
             let _ = self.reply_error(&mut tx, 503).await;
-            self.log(&tx, &sc.req_line, None, Some(&sc.req_caps), None);
+            self.log(&tx, Some(&*sc), LogPoint::Close);
             return After::Close;
         };
         let be = &rt.proxies[be_idx];
         tx.be = be_idx;
         let _be_guard = enter_backend(be);
+        tx.be_counted = true;
         if be_idx != fe.idx {
             sc.out.clear();
             let verdict = {
@@ -510,6 +600,18 @@ impl Session<'_> {
             &mut sc.req_edit,
             &mut sc.persist,
         );
+        // `capture cookie` looks at the request once the backend is known, as 1.4's
+        // `manage_client_side_cookies` does (a request denied earlier logs `-`).
+        if let Some(cc) = &fe.cfg.capture_cookie {
+            sc.req_cookie_set = crate::log::capture::capture_request_cookie(
+                sc.req_edit
+                    .find(rb.data(), &sc.req_idx, b"cookie")
+                    .map(|(_, v)| v),
+                cc.name.as_bytes(),
+                cc.len as usize,
+                &mut sc.req_cookie_cap,
+            );
+        }
         add_forwarded_headers(
             fe,
             be,
@@ -557,6 +659,7 @@ impl Session<'_> {
             tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
             nolinger: be.cfg.options.nolinger.is_some(),
         };
+        let t_assign = tx.ms();
         let result = {
             let buf = rb.data();
             let idx = &sc.req_idx;
@@ -586,27 +689,14 @@ impl Session<'_> {
             let gone = super::tcp::client_closed(&self.cli);
             connect::connect(&req, |avoid| be.pick(&input, avoid), gone).await
         };
-        tx.timers.queue = tx.ms();
         let conn = match result {
             Ok(c) => c,
             Err((fail, srv, tries)) => {
                 tx.srv = srv;
                 tx.retries = tries;
-                tx.term = match fail {
-                    ConnectFail::NoServer | ConnectFail::Refused => {
-                        Termination::new(Cause::ServerAbort, Phase::Connect)
-                    }
-                    ConnectFail::Timeout => Termination::new(Cause::ServerTimeout, Phase::Connect),
-                    ConnectFail::QueueTimeout => {
-                        Termination::new(Cause::ServerTimeout, Phase::Queue)
-                    }
-                    ConnectFail::QueueFull => Termination::new(Cause::ServerAbort, Phase::Queue),
-                    ConnectFail::Redirect => Termination::new(Cause::Proxy, Phase::Connect),
-                    ConnectFail::ClientAbort { queued } => Termination::new(
-                        Cause::ClientAbort,
-                        if queued { Phase::Queue } else { Phase::Connect },
-                    ),
-                };
+                let (term, t_queue) = super::stream::connect_failure(fail, t_assign, tx.ms());
+                tx.term = term;
+                tx.timers.queue = t_queue;
                 if fail == ConnectFail::Redirect {
                     // Server `redir`: 302 to its prefix plus the request path.
                     let prefix = srv
@@ -625,20 +715,15 @@ impl Session<'_> {
                         proxy_conn,
                     );
                     tx.status = 302;
-                    tx.term = Termination::new(Cause::Proxy, Phase::Connect);
                     let out = std::mem::take(&mut sc.out);
                     let _ = self.send_bytes(&mut tx, &out).await;
                     sc.out = out;
-                } else if !matches!(fail, ConnectFail::ClientAbort { .. }) {
+                } else {
+                    // Every failure answers 503, even a client that left (`CC`/`CQ`): 1.4
+                    // puts its page in the response buffer and counts it either way.
                     let _ = self.reply_error(&mut tx, 503).await;
                 }
-                self.log(
-                    &tx,
-                    &sc.req_line,
-                    None,
-                    Some(&sc.req_caps),
-                    Some(&sc.persist),
-                );
+                self.log(&tx, Some(&*sc), LogPoint::Close);
                 return After::Close;
             }
         };
@@ -646,10 +731,18 @@ impl Session<'_> {
         tx.srv = srv_idx;
         tx.retries = conn.retries;
         tx.redispatched = conn.redispatched;
-        tx.timers.queue = tx.timers.request + conn.t_queue_ms;
+        // Retries on the same server count in Tc (1.4 keeps `t_queue` from the first
+        // assignment); a redispatch assigns again, so Tw runs until the last attempt.
+        tx.timers.queue = t_assign
+            + if conn.redispatched {
+                conn.t_queue_ms
+            } else {
+                0
+            };
         tx.timers.connect = tx.ms();
         let srv_sock = conn.stream;
         let _srv_guard = ServerGuard { be, idx: srv_idx };
+        tx.srv_counted = srv_idx.is_some();
 
         // `http-send-name-header`: the chosen server's name, replacing any such header.
         if let (Some(h), Some(i)) = (&be.cfg.http_send_name_header, srv_idx) {
@@ -675,13 +768,7 @@ impl Session<'_> {
         if write_bytes(&srv_sock, &sc.out).await.is_err() {
             tx.term.set(Cause::ServerAbort, Phase::Connect);
             let _ = self.reply_error(&mut tx, 503).await;
-            self.log(
-                &tx,
-                &sc.req_line,
-                None,
-                Some(&sc.req_caps),
-                Some(&sc.persist),
-            );
+            self.log(&tx, Some(&*sc), LogPoint::Close);
             return After::Close;
         }
         rb.consume(head_end);
@@ -694,6 +781,7 @@ impl Session<'_> {
         };
         let req_counts = Cell::new(0u64);
         let mut resbuf = Buf::take(rt.global.bufsize);
+        tx.client_ka = mode == ConnMode::ServerClose && wants_keepalive(req_version, &req_info);
 
         // The request body (or, in tunnel modes, everything the client sends) flows while we
         // wait for the response head.
@@ -707,7 +795,7 @@ impl Session<'_> {
                 // Tunnel: forward what is buffered, then everything until the client closes.
                 if !rb.is_empty() {
                     if write_bytes(&srv_sock, rb.data()).await.is_err() {
-                        return Err(Side::Server);
+                        return Err(Fail::abort(Side::Server));
                     }
                     req_counts.set(req_counts.get() + rb.len() as u64);
                     rb.clear();
@@ -715,7 +803,7 @@ impl Session<'_> {
                 let counts = Cell::new(TunnelBytes::default());
                 let r = tunnel::pump(cli, &srv_sock, Side::Client, cfg, &last, &counts, true).await;
                 req_counts.set(req_counts.get() + counts.get().req);
-                r
+                r.map_err(Fail::abort)
             } else {
                 forward_body(
                     cli,
@@ -732,15 +820,13 @@ impl Session<'_> {
             }
         };
         tokio::pin!(up);
-        let mut up_res: Option<Result<(), Side>> = None;
+        let mut up_res: Option<Result<(), Fail>> = None;
         let down_res = {
             let base = self.base(be, srv_idx.map(|i| be.servers[i].puid));
             let down = self.response(
                 be,
                 mode,
                 req_method,
-                req_version,
-                &req_info,
                 &rs_opts,
                 &srv_sock,
                 &mut resbuf,
@@ -754,8 +840,10 @@ impl Session<'_> {
                 tokio::select! {
                     r = &mut up, if up_res.is_none() => {
                         up_res = Some(r);
-                        if up_res == Some(Err(Side::Client)) {
-                            // The client went away while we waited for the server.
+                        if up_res == Some(Err(Fail::abort(Side::Client))) {
+                            // The client went away while we waited for the server. A client
+                            // timeout here is not fatal: 1.4 suspends the client's timeout
+                            // while the server has to answer, `timeout server` decides.
                             break RespOutcome::ClientGone;
                         }
                     }
@@ -778,7 +866,7 @@ impl Session<'_> {
                 let mut failed = None;
                 if !resbuf.is_empty() {
                     if write_bytes(cli, resbuf.data()).await.is_err() {
-                        failed = Some(Side::Client);
+                        failed = Some(Fail::abort(Side::Client));
                     }
                     tx.bytes_out += resbuf.len() as u64;
                     resbuf.clear();
@@ -789,14 +877,14 @@ impl Session<'_> {
                         tunnel::pump(&srv_sock, cli, Side::Server, cfg, &last, &counts, false);
                     let both = async {
                         if up_res.is_some() {
-                            down.await
+                            down.await.map_err(Fail::abort)
                         } else {
                             let (a, b) = tokio::join!(&mut up, down);
-                            a.and(b)
+                            a.and(b.map_err(Fail::abort))
                         }
                     };
                     tokio::select! {
-                        r = both => if let Err(s) = r { failed = Some(s) },
+                        r = both => if let Err(f) = r { failed = Some(f) },
                         end = tunnel::idle_watch(&last, cfg) => {
                             let cause = if end == tunnel::TunnelEnd::ClientTimeout { Cause::ClientTimeout } else { Cause::ServerTimeout };
                             tx.term.set(cause, Phase::Data);
@@ -804,8 +892,8 @@ impl Session<'_> {
                     }
                 }
                 tx.bytes_out += counts.get().res;
-                if let Some(side) = failed {
-                    self.data_abort(&mut tx, be, side);
+                if let Some(f) = failed {
+                    self.data_abort(&mut tx, be, f);
                 }
             }
             RespOutcome::Upgrade => {}
@@ -843,19 +931,18 @@ impl Session<'_> {
                             && up_res == Some(Ok(()))
                             && wants_keepalive(req_version, &req_info);
                     }
-                    Err(side) => self.data_abort(&mut tx, be, side),
+                    Err(f) => self.data_abort(&mut tx, be, f),
                 }
                 drop(resbuf);
             }
         }
         tx.bytes_in += req_counts.get();
-        self.log(
-            &tx,
-            &sc.req_line,
-            Some(&sc.res_caps),
-            Some(&sc.req_caps),
-            Some(&sc.persist),
-        );
+        let point = if client_keepalive {
+            LogPoint::KeepAlive
+        } else {
+            LogPoint::Close
+        };
+        self.log(&tx, Some(sc), point);
         if client_keepalive {
             After::KeepAlive
         } else {
@@ -863,19 +950,30 @@ impl Session<'_> {
         }
     }
 
-    /// Records a client or server abort during the data phase.
-    fn data_abort(&self, tx: &mut Txn, be: &Proxy, side: Side) {
-        if side == Side::Client {
-            tx.term.set(Cause::ClientAbort, Phase::Data);
+    /// Records how the data phase stopped early: `CD`/`cD` (client abort/timeout), `SD`/`sD`
+    /// (server abort/timeout), `PD` (invalid body), with 1.4's abort counters.
+    fn data_abort(&self, tx: &mut Txn, be: &Proxy, f: Fail) {
+        let cause = match (f.side, f.kind) {
+            (_, FailKind::Invalid) => Cause::Proxy,
+            (Side::Client, FailKind::Timeout) => Cause::ClientTimeout,
+            (Side::Client, FailKind::Abort) => Cause::ClientAbort,
+            (Side::Server, FailKind::Timeout) => Cause::ServerTimeout,
+            (Side::Server, FailKind::Abort) => Cause::ServerAbort,
+        };
+        tx.term.set(cause, Phase::Data);
+        if f.kind == FailKind::Invalid {
+            return;
+        }
+        let srv = tx.srv.and_then(|s| be.servers.get(s));
+        if f.side == Side::Client {
             be.be_counters.cli_abrt.fetch_add(1, Relaxed);
-            if let Some(s) = tx.srv {
-                be.servers[s].counters.cli_abrt.fetch_add(1, Relaxed);
+            if let Some(s) = srv {
+                s.counters.cli_abrt.fetch_add(1, Relaxed);
             }
         } else {
-            tx.term.set(Cause::ServerAbort, Phase::Data);
             be.be_counters.srv_abrt.fetch_add(1, Relaxed);
-            if let Some(s) = tx.srv {
-                be.servers[s].counters.srv_abrt.fetch_add(1, Relaxed);
+            if let Some(s) = srv {
+                s.counters.srv_abrt.fetch_add(1, Relaxed);
             }
         }
     }
@@ -1038,7 +1136,7 @@ impl Session<'_> {
     /// in the `hrsp_*` of the frontend and, once one is assigned, of the backend).
     fn finish_reply(&self, tx: &Txn, sc: &Scratch) {
         // `log` also counts the transaction.
-        self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+        self.log(tx, Some(sc), LogPoint::Close);
     }
 
     /// Reads the body of a stats admin POST (`Content-Length` bytes) into `rb`, after an
@@ -1082,8 +1180,6 @@ impl Session<'_> {
         be: &Proxy,
         mode: ConnMode,
         req_method: Method,
-        req_version: Version,
-        req_info: &crate::http1::MsgInfo,
         opts: &ParseOptions,
         srv: &TcpStream,
         resbuf: &mut Buf,
@@ -1107,6 +1203,8 @@ impl Session<'_> {
                             c.eresp.fetch_add(1, Relaxed);
                         }
                         tx.term.set(Cause::Proxy, Phase::Headers);
+                        // 1.4 counts what it read from the server before its error page.
+                        tx.bytes_out += resbuf.len() as u64;
                         let _ = self.reply_error(tx, 502).await;
                         return RespOutcome::Failed;
                     }
@@ -1116,6 +1214,8 @@ impl Session<'_> {
                     ReadOutcome::Full => {
                         be.be_counters.eresp.fetch_add(1, Relaxed);
                         tx.term.set(Cause::Proxy, Phase::Headers);
+                        // 1.4 counts what it read from the server before its error page.
+                        tx.bytes_out += resbuf.len() as u64;
                         let _ = self.reply_error(tx, 502).await;
                         return RespOutcome::Failed;
                     }
@@ -1123,12 +1223,16 @@ impl Session<'_> {
                         be.be_counters.eresp.fetch_add(1, Relaxed);
                         be.be_counters.srv_abrt.fetch_add(1, Relaxed);
                         tx.term.set(Cause::ServerAbort, Phase::Headers);
+                        // 1.4 counts what it read from the server before its error page.
+                        tx.bytes_out += resbuf.len() as u64;
                         let _ = self.reply_error(tx, 502).await;
                         return RespOutcome::Failed;
                     }
                     ReadOutcome::Timeout => {
                         be.be_counters.eresp.fetch_add(1, Relaxed);
                         tx.term.set(Cause::ServerTimeout, Phase::Headers);
+                        // 1.4 counts what it read from the server before its error page.
+                        tx.bytes_out += resbuf.len() as u64;
                         let _ = self.reply_error(tx, 504).await;
                         return RespOutcome::Failed;
                     }
@@ -1193,6 +1297,8 @@ impl Session<'_> {
                     }
                 }
                 tx.term.set(Cause::Proxy, Phase::Headers);
+                // 1.4 counts what it read from the server before replacing it.
+                tx.bytes_out += resbuf.len() as u64;
                 let _ = self.reply_error(tx, 502).await;
                 return RespOutcome::Failed;
             }
@@ -1226,31 +1332,56 @@ impl Session<'_> {
             let _ = self.reply_error(tx, 502).await;
             return RespOutcome::Failed;
         }
-        // In server-close mode the client is kept alive when it asked to be and the response
-        // length is known; the server's own `Connection: close` (we asked for it) is hidden.
-        let server_close = res_info.framing == Framing::UntilClose;
-        let keepalive = mode == ConnMode::ServerClose
-            && !server_close
-            && wants_keepalive(req_version, req_info);
+        // In http-server-close mode the server closes after each response because we asked
+        // it to: only a body delimited by the close prevents keeping the client.
+        let server_close = res_info.framing == Framing::UntilClose
+            || (mode != ConnMode::ServerClose && res_info.connection.close);
+        let keep_client = tx.client_ka && !server_close;
         fix_response_connection(
             mode,
-            keepalive,
-            req_version,
+            keep_client,
+            sc.req_idx.version(),
             sc.res_idx.version(),
             resbuf.data(),
             &sc.res_idx,
             &mut sc.res_edit,
         );
 
-        let out = &mut sc.out;
-        out.clear();
-        sc.res_edit.write(resbuf.data(), &sc.res_idx, out);
-        if write_bytes(&self.cli, out).await.is_err() {
+        if let Some(cc) = &fe.cfg.capture_cookie {
+            sc.res_cookie_set = crate::log::capture::capture_response_cookie(
+                sc.res_edit
+                    .find(resbuf.data(), &sc.res_idx, b"set-cookie")
+                    .map(|(_, v)| v),
+                cc.name.as_bytes(),
+                cc.len as usize,
+                &mut sc.res_cookie_cap,
+            );
+        }
+
+        sc.out.clear();
+        sc.res_edit.write(resbuf.data(), &sc.res_idx, &mut sc.out);
+        if fe.cfg.options.logasap.is_some() {
+            // `option logasap`: the line goes now, with Tt = Tr and, as bytes, the edited head
+            // without its final empty line (1.4 logs `rsp.eoh` at this point).
+            let eoh = sc.out.len()
+                - if sc.out.ends_with(b"\r\n\r\n") {
+                    2
+                } else {
+                    usize::from(sc.out.ends_with(b"\n\n"))
+                };
+            let total = tx.bytes_out;
+            tx.bytes_out = eoh as u64;
+            self.log(tx, Some(&*sc), LogPoint::Early);
+            tx.bytes_out = total;
+            tx.logged = true;
+        }
+        // 1.4 counts the head as it came from the server: its own edits are not counted.
+        tx.bytes_out += head_end as u64;
+        if write_bytes(&self.cli, &sc.out).await.is_err() {
             tx.term.set(Cause::ClientAbort, Phase::Data);
             be.be_counters.cli_abrt.fetch_add(1, Relaxed);
             return RespOutcome::Failed;
         }
-        tx.bytes_out += out.len() as u64;
         resbuf.consume(head_end);
         if status == 101 {
             return RespOutcome::Upgrade;
@@ -1315,27 +1446,24 @@ impl Session<'_> {
 
     async fn send_bytes(&self, tx: &mut Txn, bytes: &[u8]) -> std::io::Result<()> {
         let r = write_bytes(&self.cli, bytes).await;
-        if r.is_ok() {
-            tx.bytes_out += bytes.len() as u64;
-        }
+        // 1.4 counts a reply of its own when it enters the response buffer, whether or not
+        // the client is still there to read it.
+        tx.bytes_out += bytes.len() as u64;
         // 1.4 closes after its own replies: shut our side so the client sees the end.
         let _ = tunnel::shutdown_write(&self.cli);
         r
     }
 
-    /// Emits the traffic log line of a transaction.
-    fn log(
-        &self,
-        tx: &Txn,
-        req_line: &[u8],
-        res_caps: Option<&[Option<Vec<u8>>]>,
-        req_caps: Option<&[Option<Vec<u8>>]>,
-        persist: Option<&TxnPersist>,
-    ) {
-        // Every finished transaction is counted here, the ones answered by haproxide itself
-        // (errors, redirects, stats, 401) included, as 1.4 does in `http_end_txn`.
-        self.account(tx, &self.rt.proxies[tx.be]);
-        if tx.nolog {
+    /// Emits the traffic log line of a transaction (1.4 `http_sess_log`), once: `sc` holds
+    /// the request line, the captures and the persistence flags (`None` before a request
+    /// started). `point` says which of our own connection counts 1.4 had already released.
+    /// Every finished transaction is also counted here (once), the ones answered by haproxide
+    /// itself (errors, redirects, stats, 401) included, as 1.4 does in `http_end_txn`.
+    fn log(&self, tx: &Txn, sc: Option<&Scratch>, point: LogPoint) {
+        if point != LogPoint::Early && !tx.accounted.replace(true) {
+            self.account(tx, &self.rt.proxies[tx.be]);
+        }
+        if tx.nolog || tx.logged {
             return;
         }
         let fe = self.fe;
@@ -1352,46 +1480,70 @@ impl Session<'_> {
             return;
         }
         let be = &self.rt.proxies[tx.be];
+        let srv = tx.srv.and_then(|i| be.servers.get(i));
         let mut t = TxnLog::new(self.peer, tx.date, &fe.cfg.name, &be.cfg.name);
-        t.server = match (tx.stats, tx.srv) {
+        t.server = match (tx.stats, srv) {
             (true, _) => ServerField::Stats,
-            (false, Some(i)) => ServerField::Named(&be.servers[i].cfg.name),
+            (false, Some(s)) => ServerField::Named(&s.cfg.name),
             (false, None) => ServerField::NoServer,
         };
         let mut timers = tx.timers;
-        timers.close = tx.ms();
+        timers.close = if point == LogPoint::Early {
+            tx.timers.data
+        } else {
+            tx.ms()
+        };
         t.timers = timers;
+        t.logasap = fe.cfg.options.logasap.is_some();
         t.status = tx.status;
         t.bytes_out = tx.bytes_out;
-        let (rq, rs) = persist
-            .map(|p| (p.req_cookie, p.res_cookie))
+        let (rq, rs) = sc
+            .map(|sc| (sc.persist.req_cookie, sc.persist.res_cookie))
             .unwrap_or_default();
         t.term = TermState::new(tx.term, rq, rs);
         t.cookie_configured = be.cfg.cookie.is_some();
-        t.actconn = self.rt.actconn.load(Relaxed);
-        t.feconn = fe.feconn.load(Relaxed);
-        t.beconn = be.beconn.load(Relaxed);
-        t.srv_conn = tx
-            .srv
-            .map(|i| be.servers[i].cur_sess.load(Relaxed))
+        // 1.4 releases `beconn` before logging the end of a transaction, and `actconn`,
+        // `feconn` and the server slot too when the connection ends (`process_session`
+        // end, `http_end_txn_clean_session`); the shared counters still hold ours.
+        let closing = u32::from(point == LogPoint::Close);
+        let be_own = u32::from(tx.be_counted && point != LogPoint::Early);
+        let srv_own = u32::from(tx.srv_counted) * closing;
+        t.actconn = self.rt.actconn.load(Relaxed).saturating_sub(closing);
+        t.feconn = fe.feconn.load(Relaxed).saturating_sub(closing);
+        t.beconn = be.beconn.load(Relaxed).saturating_sub(be_own);
+        t.srv_conn = srv
+            .map(|s| s.cur_sess.load(Relaxed).saturating_sub(srv_own))
             .unwrap_or(0);
         t.retries = tx.retries;
         t.redispatched = tx.redispatched;
+        if let Some(sc) = sc {
+            t.captured_request_cookie = sc.req_cookie_set.then_some(&sc.req_cookie_cap[..]);
+            t.captured_response_cookie = sc.res_cookie_set.then_some(&sc.res_cookie_cap[..]);
+        }
         let rq_caps: Vec<Option<&[u8]>>;
         if !fe.cfg.capture_request_headers.is_empty() {
             rq_caps = (0..fe.cfg.capture_request_headers.len())
-                .map(|i| req_caps.and_then(|c| c.get(i)).and_then(|v| v.as_deref()))
+                .map(|i| {
+                    sc.and_then(|sc| sc.req_caps.get(i))
+                        .and_then(|v| v.as_deref())
+                })
                 .collect();
             t.request_captures = Some(&rq_caps);
         }
         let rs_caps: Vec<Option<&[u8]>>;
         if !fe.cfg.capture_response_headers.is_empty() {
             rs_caps = (0..fe.cfg.capture_response_headers.len())
-                .map(|i| res_caps.and_then(|c| c.get(i)).and_then(|v| v.as_deref()))
+                .map(|i| {
+                    sc.and_then(|sc| sc.res_caps.get(i))
+                        .and_then(|v| v.as_deref())
+                })
                 .collect();
             t.response_captures = Some(&rs_caps);
         }
-        t.request_line = if tx.parsed { Some(req_line) } else { None };
+        t.request_line = match sc {
+            Some(sc) if tx.parsed => Some(&sc.req_line),
+            _ => None,
+        };
         crate::log::send_traffic_log(logger, fe.cfg.log_format.node, &opts, &t);
     }
 }
@@ -1450,6 +1602,40 @@ fn wants_keepalive(v: Version, info: &crate::http1::MsgInfo) -> bool {
     }
 }
 
+/// Why a forwarding direction stopped before the end of its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FailKind {
+    /// Closed or reset (`C`/`S`).
+    Abort,
+    /// No progress for the side's timeout (`c`/`s`).
+    Timeout,
+    /// The body could not be parsed (`P`).
+    Invalid,
+}
+
+/// A forwarding direction that stopped early: the side at fault and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fail {
+    side: Side,
+    kind: FailKind,
+}
+
+impl Fail {
+    fn abort(side: Side) -> Fail {
+        Fail {
+            side,
+            kind: FailKind::Abort,
+        }
+    }
+
+    fn timeout(side: Side) -> Fail {
+        Fail {
+            side,
+            kind: FailKind::Timeout,
+        }
+    }
+}
+
 /// Result of one read attempt.
 enum ReadOutcome {
     Data,
@@ -1503,7 +1689,7 @@ async fn forward_body(
     counter: &Cell<u64>,
     from_side: Side,
     until_close: bool,
-) -> Result<(), Side> {
+) -> Result<(), Fail> {
     let to_side = if from_side == Side::Client {
         Side::Server
     } else {
@@ -1514,16 +1700,19 @@ async fn forward_body(
             return Ok(());
         }
         if !buf.is_empty() {
-            let p = state.feed(buf.data()).map_err(|_| from_side)?;
+            let p = state.feed(buf.data()).map_err(|_| Fail {
+                side: from_side,
+                kind: FailKind::Invalid,
+            })?;
             if p.consumed > 0 {
                 let chunk = buf.data().get(..p.consumed).unwrap_or(&[]);
                 let w = write_bytes(to, chunk);
                 match to_to {
                     Some(d) => tokio::time::timeout(d, w)
                         .await
-                        .map_err(|_| to_side)?
-                        .map_err(|_| to_side)?,
-                    None => w.await.map_err(|_| to_side)?,
+                        .map_err(|_| Fail::timeout(to_side))?
+                        .map_err(|_| Fail::abort(to_side))?,
+                    None => w.await.map_err(|_| Fail::abort(to_side))?,
                 }
                 counter.set(counter.get() + p.consumed as u64);
                 buf.consume(p.consumed);
@@ -1537,7 +1726,8 @@ async fn forward_body(
             ReadOutcome::Data => {}
             // A close-delimited body ends here; any other body was cut short.
             ReadOutcome::Eof if until_close => return Ok(()),
-            ReadOutcome::Eof | ReadOutcome::Timeout | ReadOutcome::Error => return Err(from_side),
+            ReadOutcome::Timeout => return Err(Fail::timeout(from_side)),
+            ReadOutcome::Eof | ReadOutcome::Error => return Err(Fail::abort(from_side)),
             ReadOutcome::Full => buf.compact(),
         }
     }
@@ -1677,11 +1867,13 @@ fn fix_request_connection(
     set_close(v, buf, idx, edit, !pretend);
 }
 
-/// Response `Connection` header: httpclose/forceclose announce close to the client;
-/// server-close announces keep-alive (1.0 clients) or close, as it will do.
+/// Response `Connection` header: httpclose/forceclose announce close to the client; in
+/// http-server-close mode a response the client connection survives loses the `close` the
+/// server answered to our `Connection: close`, and gets `Connection: keep-alive` when either
+/// side is HTTP/1.0 (1.4 `http_process_res_common` with `TX_CON_WANT_SCL`).
 fn fix_response_connection(
     mode: ConnMode,
-    keepalive: bool,
+    keep_client: bool,
     req_v: Version,
     v: Version,
     buf: &[u8],
@@ -1690,17 +1882,29 @@ fn fix_response_connection(
 ) {
     match mode {
         ConnMode::Tunnel => {}
+        ConnMode::ServerClose if keep_client => set_keep_alive(req_v, v, buf, idx, edit),
+        ConnMode::ServerClose => {}
         ConnMode::HttpClose | ConnMode::ForceClose => set_close(v, buf, idx, edit, true),
-        ConnMode::ServerClose if keepalive => {
-            let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
-            for id in ids {
-                let _ = edit.remove_token(buf, idx, id, b"close");
-            }
-            if req_v == Version::Http10 {
-                let _ = edit.append(b"Connection: keep-alive");
+    }
+}
+
+/// Removes `close` tokens from the `Connection` headers and, when the request or the
+/// response is HTTP/1.0, makes sure `Connection: keep-alive` is present.
+fn set_keep_alive(req_v: Version, v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit) {
+    let mut has_ka = false;
+    let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
+    for id in ids {
+        let _ = edit.remove_token(buf, idx, id, b"close");
+        if let Some(line) = edit.line(buf, idx, id) {
+            if let Some((_, val)) = crate::http1::split_header_line(line) {
+                if crate::http1::comma_values(val).any(|t| t.eq_ignore_ascii_case(b"keep-alive")) {
+                    has_ka = true;
+                }
             }
         }
-        ConnMode::ServerClose => set_close(v, buf, idx, edit, true),
+    }
+    if (req_v == Version::Http10 || v == Version::Http10) && !has_ka {
+        let _ = edit.append(b"Connection: keep-alive");
     }
 }
 
@@ -1721,5 +1925,60 @@ fn set_close(v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit, annou
     }
     if announce && v == Version::Http11 && !has_close {
         let _ = edit.append(b"Connection: close");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The response head after `fix_response_connection`.
+    fn fixed(mode: ConnMode, keep: bool, req_v: Version, res: &[u8]) -> String {
+        let mut idx = HeadIndex::new();
+        assert!(matches!(
+            idx.parse_response(res, &ParseOptions::default(), Method::Get),
+            Parse::Complete
+        ));
+        let mut edit = HeadEdit::new();
+        edit.reset(&idx);
+        fix_response_connection(mode, keep, req_v, idx.version(), res, &idx, &mut edit);
+        let mut out = Vec::new();
+        edit.write(res, &idx, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn server_close_keeps_the_client_by_dropping_the_servers_close() {
+        let res = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n";
+        assert_eq!(
+            fixed(ConnMode::ServerClose, true, Version::Http11, res),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+        );
+        // An HTTP/1.0 client needs to be told.
+        assert_eq!(
+            fixed(ConnMode::ServerClose, true, Version::Http10, res),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+        );
+        // The client is not kept: the response is left as the server sent it.
+        assert_eq!(
+            fixed(ConnMode::ServerClose, false, Version::Http11, res),
+            std::str::from_utf8(res).unwrap()
+        );
+        let res10 =
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, close\r\n\r\n";
+        assert_eq!(
+            fixed(ConnMode::ServerClose, true, Version::Http11, res10),
+            "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+        );
+        // httpclose announces close whatever the client wanted.
+        assert_eq!(
+            fixed(
+                ConnMode::HttpClose,
+                true,
+                Version::Http11,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+            ),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
     }
 }

@@ -1,10 +1,13 @@
-//! Entry point of a client connection: frontend accounting, `monitor-net`, then the mode's
-//! stream (`tcp.rs`, `http.rs`) or the fixed `mode health` reply. Compare with 1.4
-//! `src/client.c` `event_accept` (accept-time decisions) and `src/session.c`.
+//! Entry point of a client connection: frontend accounting, `monitor-net`, the `Connect
+//! from` log line of frontends without `option httplog`/`tcplog`, then the mode's stream
+//! (`tcp.rs`, `http.rs`) or the fixed `mode health` reply. Compare with 1.4 `src/client.c`
+//! `event_accept` (accept-time decisions, the `Connect from` line) and `src/session.c`.
 
+use super::connect::ConnectFail;
+use crate::log::{Cause, Phase, Termination};
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
-use parser::ir::Mode;
+use parser::ir::{LogFormat, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::TcpStream;
@@ -34,6 +37,20 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
     }
     fe.fe_counters
         .new_session(u64::from(fe.feconn.load(Relaxed)));
+    // Without `option httplog`/`tcplog`, 1.4 logs each accepted TCP or HTTP connection at
+    // once (`info`, the frontend's targets); monitor-net and health connections are not.
+    if fe.cfg.log_format.node == LogFormat::Connect
+        && matches!(fe.cfg.mode.node, Mode::Tcp | Mode::Http)
+        && !fe.logger.is_empty()
+    {
+        crate::log::send_connect_line(
+            &fe.logger,
+            peer,
+            local,
+            &fe.cfg.name,
+            fe.cfg.mode.node == Mode::Http,
+        );
+    }
     match fe.cfg.mode.node {
         Mode::Health => {
             let _ = super::tunnel::write_bytes(&cli, HEALTH_REPLY).await;
@@ -57,5 +74,65 @@ pub struct BackendGuard<'a> {
 impl Drop for BackendGuard<'_> {
     fn drop(&mut self) {
         self.be.beconn.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The termination flags of a stream whose server connection failed, and the end of its Tw
+/// (ms since accept, −1 when no server was ever assigned). `t_assign` is when the server was
+/// assigned, `now` when the failure was seen. Compare with 1.4 `default_srv_error` and the
+/// `t_queue` updates of `sess_update_stream_int`:
+///
+/// * no server usable, or refused / reset on the last attempt: `SC`;
+/// * the last attempt timed out: `sC`;
+/// * `timeout queue` expired: `sQ`; the queue was full: `SQ`;
+/// * the client left while connecting (`CC`) or queued (`CQ`) with `option abortonclose`.
+pub fn connect_failure(fail: ConnectFail, t_assign: i64, now: i64) -> (Termination, i64) {
+    let (cause, phase) = match fail {
+        ConnectFail::NoServer | ConnectFail::Refused => (Cause::ServerAbort, Phase::Connect),
+        ConnectFail::Timeout => (Cause::ServerTimeout, Phase::Connect),
+        ConnectFail::QueueTimeout => (Cause::ServerTimeout, Phase::Queue),
+        ConnectFail::QueueFull => (Cause::ServerAbort, Phase::Queue),
+        ConnectFail::Redirect => (Cause::Proxy, Phase::Connect),
+        ConnectFail::ClientAbort { queued } => (
+            Cause::ClientAbort,
+            if queued { Phase::Queue } else { Phase::Connect },
+        ),
+    };
+    let t_queue = match fail {
+        ConnectFail::NoServer => -1,
+        ConnectFail::QueueTimeout
+        | ConnectFail::QueueFull
+        | ConnectFail::ClientAbort { queued: true } => now,
+        ConnectFail::Refused
+        | ConnectFail::Timeout
+        | ConnectFail::Redirect
+        | ConnectFail::ClientAbort { queued: false } => t_assign,
+    };
+    (Termination::new(cause, phase), t_queue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_failures_map_to_1_4_flags_and_tw() {
+        let flags = |f| {
+            let (t, q) = connect_failure(f, 3, 90);
+            (String::from_utf8(t.chars().to_vec()).unwrap(), q)
+        };
+        assert_eq!(flags(ConnectFail::NoServer), ("SC".into(), -1));
+        assert_eq!(flags(ConnectFail::Refused), ("SC".into(), 3));
+        assert_eq!(flags(ConnectFail::Timeout), ("sC".into(), 3));
+        assert_eq!(flags(ConnectFail::QueueTimeout), ("sQ".into(), 90));
+        assert_eq!(flags(ConnectFail::QueueFull), ("SQ".into(), 90));
+        assert_eq!(
+            flags(ConnectFail::ClientAbort { queued: false }),
+            ("CC".into(), 3)
+        );
+        assert_eq!(
+            flags(ConnectFail::ClientAbort { queued: true }),
+            ("CQ".into(), 90)
+        );
     }
 }

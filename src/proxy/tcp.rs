@@ -1,21 +1,54 @@
 //! `mode tcp` streams: `tcp-request content` rules, then the backend (`use_backend` rules,
 //! `default_backend`, or the `listen` section itself), connect with retries, then forward
 //! bytes both ways (half-close propagated, splice for bulk) until both sides close or a
-//! timeout fires. Compare with 1.4 `tcp_inspect_request` (`src/proto_tcp.c`) and
-//! `process_switching_rules` (`src/session.c`).
+//! timeout fires; then the `option tcplog` line (or, with `option logasap`, that line as soon
+//! as the server connection is established).
+//!
+//! Termination flags follow 1.4 `process_session` for a stream without analysers: a normal
+//! close is `--`; in the data phase a reset or error is `CD`/`SD` and an inactivity timeout
+//! `cD`/`sD`; connection failures are `SC`/`sC` (see [`super::stream::connect_failure`]).
+//! Compare with 1.4 `tcp_inspect_request` (`src/proto_tcp.c`), `process_switching_rules`,
+//! `process_session` and `sess_establish` (`src/session.c`), and `tcp_sess_log` (`src/log.c`).
 
 use super::connect::{self, ConnectReq};
 use super::stream::enter_backend;
 use super::tcp_rules::{self, Inspection};
-use super::tunnel::{self, TunnelBytes, TunnelCfg};
+use super::tunnel::{self, TunnelBytes, TunnelCfg, TunnelEnd};
 use super::view::Base;
 use crate::lb::PickInput;
+use crate::log::httplog::{ServerField, Timers, TxnLog};
+use crate::log::{Cause, Phase, TermState, Termination};
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::SystemTime;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// What the tcplog line of a stream shows, gathered as the stream goes.
+struct TcpTxn {
+    t0: Instant,
+    date: SystemTime,
+    /// Server assigned (ms since accept, −1: never).
+    t_queue: i64,
+    /// Server connection established (ms since accept, −1: never).
+    t_connect: i64,
+    srv: Option<usize>,
+    /// The server slot is held (released after the line at the end of the stream).
+    srv_counted: bool,
+    retries: u32,
+    redispatched: bool,
+    term: Termination,
+    bytes: TunnelBytes,
+}
+
+impl TcpTxn {
+    fn ms(&self) -> i64 {
+        i64::try_from(self.t0.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+}
 
 pub async fn run(
     rt: &Runtime,
@@ -25,6 +58,18 @@ pub async fn run(
     local: SocketAddr,
     info: ListenerInfo,
 ) {
+    let mut tx = TcpTxn {
+        t0: Instant::now(),
+        date: SystemTime::now(),
+        t_queue: -1,
+        t_connect: -1,
+        srv: None,
+        srv_counted: false,
+        retries: 0,
+        redispatched: false,
+        term: Termination::default(),
+        bytes: TunnelBytes::default(),
+    };
     let base = Base {
         rt,
         fe,
@@ -61,6 +106,7 @@ pub async fn run(
         nolinger: be.cfg.options.nolinger.is_some(),
     };
     let gone = client_closed(&cli);
+    let t_assign = tx.ms();
     let conn = match connect::connect(
         &req,
         |avoid| be.pick(&PickInput::tcp(peer.ip(), &[]), avoid),
@@ -69,17 +115,44 @@ pub async fn run(
     .await
     {
         Ok(c) => c,
-        Err(_) => return,
+        Err((fail, srv, tries)) => {
+            tx.srv = srv;
+            tx.retries = tries;
+            let (term, t_queue) = super::stream::connect_failure(fail, t_assign, tx.ms());
+            tx.term = term;
+            tx.t_queue = t_queue;
+            log(rt, fe, be, peer, &tx, false);
+            return;
+        }
     };
+    tx.srv = conn.server;
+    tx.srv_counted = conn.server.is_some();
+    tx.retries = conn.retries;
+    tx.redispatched = conn.redispatched;
+    // As in HTTP: same-server retries count in Tc, a redispatch assigns again.
+    tx.t_queue = t_assign
+        + if conn.redispatched {
+            conn.t_queue_ms
+        } else {
+            0
+        };
+    tx.t_connect = tx.ms();
     let mut first_bytes = 0u64;
     if let Some(mut b) = pre.take() {
         first_bytes = b.len() as u64;
         if !b.is_empty() && tunnel::write_all(&conn.stream, &mut b).await.is_err() {
+            tx.term.set(Cause::ServerAbort, Phase::Data);
+            log(rt, fe, be, peer, &tx, false);
             if let Some(s) = conn.server {
                 be.server_conn_end(s);
             }
             return;
         }
+    }
+    let logasap = fe.cfg.options.logasap.is_some();
+    if logasap {
+        // 1.4 `sess_establish`: the line goes now, Tt = Tc end, no bytes counted yet.
+        log(rt, fe, be, peer, &tx, true);
     }
     let cfg = TunnelCfg {
         client_timeout: Proxy::timeout(&fe.cfg.timeouts.client),
@@ -88,9 +161,26 @@ pub async fn run(
         splice: rt.global.splice,
     };
     let counts = Cell::new(TunnelBytes::default());
-    let _end = tunnel::run(&cli, &conn.stream, cfg, &counts).await;
-    let mut c = counts.get();
-    c.req += first_bytes;
+    let end = tunnel::run(&cli, &conn.stream, cfg, &counts).await;
+    tx.bytes = counts.get();
+    tx.bytes.req += first_bytes;
+    let cause = match end {
+        TunnelEnd::Closed => None,
+        TunnelEnd::ClientTimeout => Some(Cause::ClientTimeout),
+        TunnelEnd::ServerTimeout => Some(Cause::ServerTimeout),
+        TunnelEnd::ClientError => Some(Cause::ClientAbort),
+        TunnelEnd::ServerError => Some(Cause::ServerAbort),
+    };
+    if let Some(cause) = cause {
+        tx.term.set(cause, Phase::Data);
+        let client = matches!(cause, Cause::ClientTimeout | Cause::ClientAbort);
+        let srv = tx.srv.and_then(|s| be.servers.get(s));
+        for c in std::iter::once(&be.be_counters).chain(srv.map(|s| &s.counters)) {
+            let n = if client { &c.cli_abrt } else { &c.srv_abrt };
+            n.fetch_add(1, Relaxed);
+        }
+    }
+    let c = tx.bytes;
     fe.fe_counters.bin.fetch_add(c.req, Relaxed);
     fe.fe_counters.bout.fetch_add(c.res, Relaxed);
     be.be_counters.bin.fetch_add(c.req, Relaxed);
@@ -99,8 +189,60 @@ pub async fn run(
         let srv = &be.servers[s];
         srv.counters.bin.fetch_add(c.req, Relaxed);
         srv.counters.bout.fetch_add(c.res, Relaxed);
+    }
+    if !logasap {
+        log(rt, fe, be, peer, &tx, false);
+    }
+    if let Some(s) = conn.server {
         be.server_conn_end(s);
     }
+}
+
+/// Sends the tcplog line (1.4 `tcp_sess_log`). `early`: `option logasap` at connection
+/// time, when nothing is released yet; otherwise the end of the stream, when 1.4 has already
+/// released `actconn`, `feconn`, `beconn` and the server slot, so our own counts are left
+/// out.
+fn log(rt: &Runtime, fe: &Proxy, be: &Proxy, peer: SocketAddr, tx: &TcpTxn, early: bool) {
+    let logger = &fe.logger;
+    if logger.is_empty() {
+        return;
+    }
+    let opts = crate::log::TrafficLogOptions {
+        dontlognull: fe.cfg.options.dontlognull.is_some(),
+        dontlog_normal: fe.cfg.options.dontlog_normal.is_some(),
+        log_separate_errors: fe.cfg.options.log_separate_errors.is_some(),
+    };
+    // At logasap time 1.4 has counted no request byte yet either.
+    if !early && !crate::log::stream_is_logged(opts.dontlognull, tx.bytes.req, false) {
+        return;
+    }
+    let srv = tx.srv.and_then(|i| be.servers.get(i));
+    let mut t = TxnLog::new(peer, tx.date, &fe.cfg.name, &be.cfg.name);
+    t.server = match srv {
+        Some(s) => ServerField::Named(&s.cfg.name),
+        None => ServerField::NoServer,
+    };
+    t.timers = Timers {
+        request: -1,
+        queue: tx.t_queue,
+        connect: tx.t_connect,
+        data: -1,
+        close: if early { tx.t_connect } else { tx.ms() },
+    };
+    t.logasap = fe.cfg.options.logasap.is_some();
+    t.bytes_out = if early { 0 } else { tx.bytes.res };
+    t.term = TermState::new(tx.term, Default::default(), Default::default());
+    let closing = u32::from(!early);
+    t.actconn = rt.actconn.load(Relaxed).saturating_sub(closing);
+    t.feconn = fe.feconn.load(Relaxed).saturating_sub(closing);
+    t.beconn = be.beconn.load(Relaxed).saturating_sub(closing);
+    let srv_own = u32::from(tx.srv_counted) * closing;
+    t.srv_conn = srv
+        .map(|s| s.cur_sess.load(Relaxed).saturating_sub(srv_own))
+        .unwrap_or(0);
+    t.retries = tx.retries;
+    t.redispatched = tx.redispatched;
+    crate::log::send_traffic_log(logger, fe.cfg.log_format.node, &opts, &t);
 }
 
 /// Resolves when the client has closed its side (readable with nothing to read).

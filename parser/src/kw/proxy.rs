@@ -645,7 +645,12 @@ pub fn parse_listen_line(p: &mut Parser, l: &Ln) {
             let sect = p.cursection.clone();
             p.d.alert(
                 &l.span,
-                format!("unknown keyword '{}' in '{}' section", l.s(0), sect),
+                format!(
+                    "unknown keyword '{}' in '{}' section{}",
+                    l.s(0),
+                    sect,
+                    later_version_hint(l.a(0))
+                ),
             );
         }
     }
@@ -657,6 +662,18 @@ pub fn parse_listen_line(p: &mut Parser, l: &Ln) {
         }
         Slot::Discard(b) => **b = px,
         Slot::None => {}
+    }
+}
+
+/// Appended to 1.4's "unknown keyword" alert for keywords of later HAProxy versions that
+/// 1.4 configurations are often mixed up with, so the refusal says what to use instead.
+fn later_version_hint(kw: &[u8]) -> &'static str {
+    match kw {
+        b"log-format" => {
+            " (custom log formats appeared in HAProxy 1.5; 1.4 logs with 'option httplog', \
+             'option httplog clf' or 'option tcplog')"
+        }
+        _ => "",
     }
 }
 
@@ -1982,6 +1999,24 @@ mod tests {
             bal(&["balance", "random"]),
             Err("'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options.".into())
         );
+    }
+
+    #[test]
+    fn log_format_is_refused_with_a_hint() {
+        let cfg = b"listen x\n bind 127.0.0.1:8080\n mode http\n log-format %ci:%cp\n";
+        let loaded = crate::load_str("t.cfg", cfg, &crate::LoadOptions::default());
+        assert!(loaded.config.is_none());
+        let text = loaded.report.render("STAMP");
+        assert!(
+            text.contains(
+                "parsing [t.cfg:4] : unknown keyword 'log-format' in 'listen' section \
+                 (custom log formats appeared in HAProxy 1.5; 1.4 logs with 'option httplog', \
+                 'option httplog clf' or 'option tcplog')"
+            ),
+            "{text}"
+        );
+        // Other unknown keywords keep 1.4's text unchanged.
+        assert_eq!(later_version_hint(b"balanc"), "");
     }
 
     #[test]
