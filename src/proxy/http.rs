@@ -484,6 +484,32 @@ impl Session<'_> {
             &sc.req_idx,
             &mut sc.req_edit,
         );
+        if !be.cfg.stick_rules.is_empty() {
+            // Stick rules see the request as edited so far (1.4 runs them after
+            // http_process_request).
+            let base = self.base(be, None);
+            let head = HeadView {
+                buf: rb.data(),
+                idx: &sc.req_idx,
+                edit: &sc.req_edit,
+            };
+            let v = base.view(be, Some(head), None);
+            let input = persist::StickInput {
+                peer: self.peer,
+                local: self.local,
+                head: Some(persist::ReqHead {
+                    buf: rb.data(),
+                    idx: &sc.req_idx,
+                    edit: &sc.req_edit,
+                }),
+            };
+            persist::stick_request(
+                be,
+                &input,
+                &mut |c| crate::acl::cond_matches(c, &be.cfg.acls, &v),
+                &mut sc.persist,
+            );
+        }
 
         // --- server choice and connection ---
         let direct = sc.persist.server;
@@ -1108,7 +1134,7 @@ impl Session<'_> {
             .map(|p| (p.req_cookie, p.res_cookie))
             .unwrap_or_default();
         t.term = TermState::new(tx.term, rq, rs);
-        t.cookie_configured = be.cfg.cookie.is_some();
+        t.cookie_configured = persist::cookie_logged(be);
         t.actconn = self.rt.actconn.load(Relaxed);
         t.feconn = fe.feconn.load(Relaxed);
         t.beconn = be.beconn.load(Relaxed);
