@@ -41,7 +41,10 @@ pub async fn run(
     let mut st = TxnPersist::default();
     let mut payload = [0u8; RDP_PEEK];
     let mut peeked = 0;
-    if be.cfg.persist_rdp_cookie.is_some() || !be.cfg.stick_rules.is_empty() {
+    if be.cfg.persist_rdp_cookie.is_some()
+        || !be.cfg.stick_rules.is_empty()
+        || !be.cfg.force_persist.is_empty()
+    {
         if let Some(name) = &be.cfg.persist_rdp_cookie {
             let delay = Proxy::timeout(&fe.cfg.tcp_inspect_delay)
                 .or(Proxy::timeout(&be.cfg.tcp_inspect_delay));
@@ -59,6 +62,11 @@ pub async fn run(
             capacity: rt.global.bufsize.saturating_sub(rt.global.maxrewrite),
         };
         let v = base.view(be, None, None);
+        st.force = be
+            .cfg
+            .force_persist
+            .iter()
+            .any(|c| crate::acl::cond_matches(&c.node, &be.cfg.acls, &v));
         let input = StickInput {
             peer,
             local,
@@ -76,7 +84,7 @@ pub async fn run(
     let req = ConnectReq {
         be,
         direct: st.server,
-        force_persist: false,
+        force_persist: st.force,
         client_dst: local,
         tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
         nolinger: be.cfg.options.nolinger.is_some(),
