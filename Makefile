@@ -50,13 +50,23 @@ bench: release
 soak: release
 	bash scripts/soak.sh $(BIN)
 
-install: release
+# `make install PREFIX=/usr/local/haproxy`: the binary, a `haproxy` symlink to it (the same
+# program under HAProxy's name, for scripts that call `haproxy`), the init script pointed at
+# this prefix, a sample configuration and the compatibility notes. BIN=<path> installs an
+# already built binary instead of building the release one.
+install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc $(DESTDIR)$(PREFIX)/doc
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/haproxide
 	ln -sf haproxide $(DESTDIR)$(PREFIX)/sbin/haproxy
-	install -m 755 examples/haproxide.init $(DESTDIR)$(PREFIX)/etc/haproxide.init
+	sed -e 's|^SBINDIR=.*|SBINDIR=$(PREFIX)/sbin|' examples/haproxide.init > $(DESTDIR)$(PREFIX)/etc/haproxide.init
+	chmod 755 $(DESTDIR)$(PREFIX)/etc/haproxide.init
 	install -m 644 examples/demo.cfg $(DESTDIR)$(PREFIX)/etc/haproxy.cfg.sample
 	install -m 644 docs/compatibility.md $(DESTDIR)$(PREFIX)/doc/compatibility.md
+
+# The release binary is always handed to cargo, which knows whether it is up to date.
+.PHONY: target/release/haproxide
+target/release/haproxide:
+	$(CARGO) build --release
 
 clean:
 	$(CARGO) clean

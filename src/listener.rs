@@ -123,41 +123,74 @@ fn set_ip_transparent(sock: &Socket) -> std::io::Result<()> {
         .map_err(std::io::Error::from)
 }
 
+/// The listen queue length of a frontend: its `backlog`, else its `maxconn` (1.4 does the
+/// same in `tcp_bind_listener`), else the default maxconn.
+pub fn backlog_of(px: &Proxy) -> u32 {
+    px.backlog
+        .as_ref()
+        .map(|b| b.node)
+        .or(px.maxconn.as_ref().map(|m| m.node))
+        .unwrap_or(2000)
+}
+
+/// Prepares a socket handed over by the process we replace: nonblocking (the flag lives on
+/// the shared open file, but do not rely on the sender), then listen() again, which applies
+/// this configuration's backlog and revives a socket the old process had paused. Returns
+/// None when the socket cannot listen; the caller then binds a fresh one.
+fn adopt_inherited(fd: OwnedFd, backlog: u32) -> Option<TcpListener> {
+    let sock = Socket::from(fd);
+    let backlog = i32::try_from(backlog).unwrap_or(i32::MAX).max(1);
+    if sock.set_nonblocking(true).is_err() || sock.listen(backlog).is_err() {
+        return None;
+    }
+    Some(sock.into())
+}
+
 /// Binds every listener of every enabled frontend. Returns the listeners or, per failure,
 /// the proxy and the error (1.4 reports them all as `Starting <type> <name>: <msg>`).
+///
+/// Sockets in `inherited` whose address matches a `bind` are used instead of new ones (they
+/// keep their accept queue across a reload). On failure, the inherited sockets that were
+/// taken go back into `inherited`, so the caller can retry without losing them.
 pub fn bind_all(
     proxies: &[Proxy],
     inherited: &mut Vec<(SocketAddr, OwnedFd)>,
 ) -> Result<Vec<Listener>, Vec<(String, BindError)>> {
     let mut out = Vec::new();
+    let mut adopted = Vec::new();
     let mut errors = Vec::new();
     for (idx, px) in proxies.iter().enumerate() {
         if !px.kind.has_fe() || px.disabled.is_some() {
             continue;
         }
-        let backlog = px
-            .backlog
-            .as_ref()
-            .map(|b| b.node)
-            .or(px.maxconn.as_ref().map(|m| m.node))
-            .unwrap_or(2000);
+        let backlog = backlog_of(px);
         let mut luid = 0;
         for b in &px.binds {
             for addr in bind_addrs(b) {
                 luid += 1;
                 // A socket handed over by the process we replace keeps its accept queue.
-                let socket = match inherited.iter().position(|(a, _)| *a == addr) {
-                    Some(i) => Ok(TcpListener::from(inherited.swap_remove(i).1)),
+                let reused = inherited
+                    .iter()
+                    .position(|(a, _)| *a == addr)
+                    .and_then(|i| adopt_inherited(inherited.swap_remove(i).1, backlog));
+                let from_old = reused.is_some();
+                let socket = match reused {
+                    Some(s) => Ok(s),
                     None => bind_one(addr, b, backlog),
                 };
                 match socket {
-                    Ok(socket) => out.push(Listener {
-                        proxy: idx,
-                        luid,
-                        name: b.name.clone(),
-                        addr,
-                        socket,
-                    }),
+                    Ok(socket) => {
+                        if from_old {
+                            adopted.push(out.len());
+                        }
+                        out.push(Listener {
+                            proxy: idx,
+                            luid,
+                            name: b.name.clone(),
+                            addr,
+                            socket,
+                        })
+                    }
                     Err(e) => errors.push((format!("{} {}", proxy_type_str(px), px.name), e)),
                 }
             }
@@ -166,6 +199,11 @@ pub fn bind_all(
     if errors.is_empty() {
         Ok(out)
     } else {
+        for (i, l) in out.into_iter().enumerate() {
+            if adopted.contains(&i) {
+                inherited.push((l.addr, OwnedFd::from(l.socket)));
+            }
+        }
         Err(errors)
     }
 }

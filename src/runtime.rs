@@ -45,6 +45,8 @@ pub struct Runtime {
     pub stopping: AtomicBool,
     /// Wakes accept loops waiting for a free connection slot or a state change.
     pub conn_released: tokio::sync::Notify,
+    /// Soft stop, pause/resume and listener handover (`process::control`).
+    pub control: crate::process::control::Control,
 }
 
 /// A live frontend, backend or listen section.
@@ -65,6 +67,8 @@ pub struct Proxy {
     pub beconn: AtomicU32,
     /// Requests waiting in the backend queue.
     pub nbpend: AtomicU32,
+    /// Wakes requests waiting in the backend queue when any server slot frees.
+    pub queue: tokio::sync::Notify,
     pub maxconn: u32,
     pub fullconn: u32,
     /// Canned responses for this proxy: built-in bytes or `errorfile`/`errorloc` overrides.
@@ -92,11 +96,73 @@ impl Proxy {
         self.cfg.retries.as_ref().map(|r| r.node).unwrap_or(3)
     }
     /// Chooses a server by load balancing for `input`, avoiding `avoid` (redispatch) when
-    /// the algorithm allows. `None`: no usable server, or every candidate is full.
-    pub fn pick(&self, input: &crate::lb::PickInput<'_>, avoid: Option<usize>) -> Option<usize> {
-        self.lb.pick(input, avoid, &|i| {
-            self.servers.get(i).is_some_and(|s| s.is_full())
+    /// the algorithm allows. `Err(NoPick::Full)`: every candidate is saturated (queue on the
+    /// backend); `Err(NoPick::NoServer)`: nothing usable.
+    pub fn pick(
+        &self,
+        input: &crate::lb::PickInput<'_>,
+        avoid: Option<usize>,
+    ) -> Result<usize, crate::lb::NoPick> {
+        self.lb.try_pick(input, avoid, &|i| {
+            self.servers
+                .get(i)
+                .is_some_and(|s| self.server_saturated(s))
         })
+    }
+
+    /// The current connection limit of a server, 0 = unlimited: `maxconn`, or with `minconn`
+    /// the dynamic limit `max(minconn, beconn * maxconn / fullconn)` (1.4 `srv_dynamic_maxconn`).
+    pub fn server_limit(&self, s: &Server) -> u32 {
+        let max = s.cfg.maxconn;
+        if max == 0 {
+            return 0;
+        }
+        let min = s.cfg.minconn;
+        if min == 0 || min >= max {
+            return max;
+        }
+        let beconn = u64::from(self.beconn.load(Relaxed));
+        let full = u64::from(self.fullconn.max(1));
+        if beconn >= full {
+            return max;
+        }
+        let dynamic = (beconn * u64::from(max) / full) as u32;
+        dynamic.clamp(min.max(1), max)
+    }
+
+    /// No new request may take a slot on `s` now: at its limit, or others already wait for it.
+    pub fn server_saturated(&self, s: &Server) -> bool {
+        let limit = self.server_limit(s);
+        limit > 0 && (s.cur_sess.load(Relaxed) >= limit || s.nbpend.load(Relaxed) > 0)
+    }
+
+    /// Takes a connection slot on server `idx` if one is free right now.
+    pub fn try_take_slot(&self, idx: usize) -> bool {
+        let Some(s) = self.servers.get(idx) else {
+            return false;
+        };
+        let limit = self.server_limit(s);
+        if limit == 0 {
+            self.server_conn_start(idx);
+            return true;
+        }
+        let mut cur = s.cur_sess.load(Relaxed);
+        loop {
+            if cur >= limit {
+                return false;
+            }
+            match s
+                .cur_sess
+                .compare_exchange_weak(cur, cur + 1, Relaxed, Relaxed)
+            {
+                Ok(_) => {
+                    s.counters.new_session(u64::from(cur + 1));
+                    self.lb.conn_start(idx);
+                    return true;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// A connection to server `idx` starts (or is being attempted): counts it for `maxconn`,
@@ -109,11 +175,17 @@ impl Proxy {
         }
     }
 
-    /// The connection to server `idx` ended (or the attempt failed).
+    /// The connection to server `idx` ended (or the attempt failed): the slot goes to the
+    /// next request queued for this server, else to the backend queue.
     pub fn server_conn_end(&self, idx: usize) {
         if let Some(s) = self.servers.get(idx) {
             s.cur_sess.fetch_sub(1, Relaxed);
             self.lb.conn_end(idx);
+            if s.nbpend.load(Relaxed) > 0 {
+                s.queue.notify_one();
+            } else if self.nbpend.load(Relaxed) > 0 {
+                self.queue.notify_one();
+            }
         }
     }
 
@@ -158,6 +230,8 @@ pub struct Server {
     pub cur_sess: AtomicU32,
     /// Requests waiting in this server's queue.
     pub nbpend: AtomicU32,
+    /// Wakes requests waiting in this server's queue when a slot frees.
+    pub queue: tokio::sync::Notify,
     pub counters: Counters,
     /// Health-check state: health counter, last check, tracking, slowstart (`check::state`).
     pub check: crate::check::CheckState,
@@ -175,13 +249,13 @@ impl Server {
     pub fn accepts_persistent(&self) -> bool {
         self.up.load(Relaxed) && !self.maint.load(Relaxed)
     }
-    /// Reached its `maxconn` (0 = unlimited).
-    pub fn is_full(&self) -> bool {
-        self.cfg.maxconn > 0 && self.cur_sess.load(Relaxed) >= self.cfg.maxconn
-    }
 }
 
-/// Canned responses, indexed by status code, after `errorfile`/`errorloc` overrides.
+/// Canned responses, indexed by status code, after `errorfile`/`errorloc` overrides (1.4
+/// `errmsg[]`): `errorfile` bytes are sent verbatim, `errorloc`/`errorloc302`/`errorloc303`
+/// become 1.4's 302/303 reply. The stream looks in the backend's table, then the
+/// frontend's, then falls back to the built-in page (1.4 `error_message`), and logs the
+/// status it meant to send.
 #[derive(Clone, Debug, Default)]
 pub struct ErrorMessages {
     overrides: Vec<(u16, Arc<[u8]>)>,
@@ -195,13 +269,9 @@ impl ErrorMessages {
             let bytes: Vec<u8> = match &e.body {
                 ErrorBody::File { bytes, .. } => bytes.clone(),
                 ErrorBody::Location { code, url } => {
-                    let reason = if *code == 303 {
-                        "303 See Other"
-                    } else {
-                        "302 Found"
-                    };
-                    format!("HTTP/1.1 {reason}\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\n\r\n")
-                        .into_bytes()
+                    let mut out = Vec::with_capacity(80 + url.len());
+                    crate::http1::write_errorloc(&mut out, *code, url.as_bytes());
+                    out
                 }
             };
             overrides.retain(|(c, _)| *c != e.status);
@@ -262,6 +332,7 @@ impl Runtime {
                     weight: AtomicU32::new(s.weight),
                     cur_sess: AtomicU32::new(0),
                     nbpend: AtomicU32::new(0),
+                    queue: tokio::sync::Notify::new(),
                     counters: Counters::new(),
                     check: crate::check::CheckState::new(&s.node),
                 });
@@ -282,6 +353,7 @@ impl Runtime {
                 feconn: AtomicU32::new(0),
                 beconn: AtomicU32::new(0),
                 nbpend: AtomicU32::new(0),
+                queue: tokio::sync::Notify::new(),
                 maxconn,
                 fullconn: p.fullconn.as_ref().map(|f| f.node).unwrap_or(maxconn),
                 errors: ErrorMessages::from_cfg(&p.errors),
@@ -320,7 +392,9 @@ impl Runtime {
                 px.default_backend_idx = Some(px.idx);
             }
         }
+        let control = crate::process::control::Control::new(&config.proxies);
         Ok(Runtime {
+            control,
             config,
             global,
             proxies,
@@ -368,5 +442,53 @@ pub fn build_logger<'a>(
             crate::cli::warning(&format!("cannot open log target: {e}"));
             crate::log::Logger::disabled()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parser::span::Spanned;
+
+    #[test]
+    fn error_messages_later_lines_win_and_errorloc_bytes() {
+        let sp = |e: ir::ErrorMessage| Spanned::new(parser::span::Span::builtin(), e);
+        let errors = vec![
+            sp(ir::ErrorMessage {
+                status: 503,
+                body: ErrorBody::File {
+                    path: "a".into(),
+                    bytes: b"first".to_vec(),
+                },
+            }),
+            sp(ir::ErrorMessage {
+                status: 503,
+                body: ErrorBody::Location {
+                    code: 303,
+                    url: "/m".into(),
+                },
+            }),
+            sp(ir::ErrorMessage {
+                status: 403,
+                body: ErrorBody::Location {
+                    code: 302,
+                    url: "http://x/".into(),
+                },
+            }),
+        ];
+        let m = ErrorMessages::from_cfg(&errors);
+        assert_eq!(
+            m.get(503),
+            Some(
+                &b"HTTP/1.1 303 See Other\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: /m\r\n\r\n"[..]
+            )
+        );
+        assert_eq!(
+            m.get(403),
+            Some(
+                &b"HTTP/1.1 302 Found\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: http://x/\r\n\r\n"[..]
+            )
+        );
+        assert_eq!(m.get(500), None);
     }
 }

@@ -2,11 +2,15 @@
 //! listener (the sockets are shared; the kernel hands each connection to one waiting worker).
 //! Streams never migrate between threads, so per-thread pools (buffers, pipes) need no locks.
 //!
+//! Stop and pause follow the frontend's state in `process::control`: a paused frontend's
+//! loops wait, a stopped one's close their copy of the socket and end.
+//!
 //! Connection limits follow 1.4 (`maintain_proxies`): while the process is at global
 //! `maxconn` or a frontend at its `maxconn`, its accept loops stop accepting and connections
 //! wait in the kernel backlog; they resume when a connection ends.
 
 use crate::listener::Listener;
+use crate::process::control::ProxyState;
 use crate::runtime::Runtime;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -69,43 +73,101 @@ pub fn start(
 
 /// Runs the accept loops of one worker until a stop, then waits for its streams to finish.
 async fn serve(rt: Arc<Runtime>, socks: Vec<(std::net::TcpListener, ListenerInfo)>) {
-    let live = Arc::new(tokio::sync::Semaphore::new(0));
     let mut loops = Vec::new();
     for (sock, info) in socks {
-        let l = match tokio::net::TcpListener::from_std(sock) {
-            Ok(l) => l,
-            Err(e) => {
-                crate::cli::alert(&format!("cannot register listener {}: {e}", info.addr));
-                continue;
-            }
-        };
-        loops.push(tokio::task::spawn_local(accept_loop(rt.clone(), l, info)));
+        loops.push(tokio::task::spawn_local(accept_loop(
+            rt.clone(),
+            sock,
+            info,
+        )));
     }
     for l in loops {
         let _ = l.await;
     }
-    drop(live);
-    // Soft stop: the accept loops are gone; wait for the streams of this thread.
-    while rt.actconn.load(SeqCst) > 0 {
-        rt.conn_released.notified().await;
+    // Soft stop: the accept loops are gone; wait until no stream is left in the process.
+    // The wakeup is armed before the check so a release in between is not missed.
+    loop {
+        let released = rt.conn_released.notified();
+        if rt.actconn.load(SeqCst) == 0 {
+            break;
+        }
+        released.await;
     }
 }
 
-async fn accept_loop(rt: Arc<Runtime>, listener: tokio::net::TcpListener, info: ListenerInfo) {
-    let fe = &rt.proxies[info.proxy];
+/// One listener of one worker, for the life of the process: accepts while its frontend is
+/// running, waits while it is paused (SIGTTOU), and closes this worker's copy of the socket
+/// once the frontend is stopped (end of `grace` after SIGUSR1).
+///
+/// While paused the socket is deregistered from the reactor: a paused socket reports a
+/// hang-up, which tokio keeps as a final state, so a resumed socket gets a fresh
+/// registration instead.
+async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: ListenerInfo) {
+    let mut idle = Some(sock);
     loop {
-        if rt.stopping.load(Relaxed) {
+        let changed = rt.control.changed.notified();
+        match rt.control.state(info.proxy) {
+            ProxyState::Stopped => return,
+            ProxyState::Paused => {
+                changed.await;
+                continue;
+            }
+            ProxyState::Running => {}
+        }
+        let Some(sock) = idle.take() else {
+            return;
+        };
+        let epoch = rt.control.epoch(info.proxy);
+        let listener = match tokio::net::TcpListener::from_std(sock) {
+            Ok(l) => l,
+            Err(e) => {
+                crate::cli::alert(&format!("cannot register listener {}: {e}", info.addr));
+                return;
+            }
+        };
+        accept_while_running(&rt, &listener, info, epoch).await;
+        match listener.into_std() {
+            Ok(s) => idle = Some(s),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Accepts connections until the frontend leaves the running state, or until its sockets
+/// were paused since `epoch` (the registration is then stale, see `Control`).
+async fn accept_while_running(
+    rt: &Arc<Runtime>,
+    listener: &tokio::net::TcpListener,
+    info: ListenerInfo,
+    epoch: u32,
+) {
+    let fe = &rt.proxies[info.proxy];
+    let at_limit =
+        || rt.actconn.load(Relaxed) >= rt.global.maxconn || fe.feconn.load(Relaxed) >= fe.maxconn;
+    loop {
+        let changed = rt.control.changed.notified();
+        if rt.control.state(info.proxy) != ProxyState::Running
+            || rt.control.epoch(info.proxy) != epoch
+        {
             return;
         }
         // Hold off while at a limit; connections wait in the kernel backlog meanwhile.
-        if rt.actconn.load(Relaxed) >= rt.global.maxconn || fe.feconn.load(Relaxed) >= fe.maxconn {
-            let wait = rt.conn_released.notified();
-            if rt.actconn.load(Relaxed) >= rt.global.maxconn
-                || fe.feconn.load(Relaxed) >= fe.maxconn
-            {
-                wait.await;
+        if at_limit() {
+            let released = rt.conn_released.notified();
+            if at_limit() {
+                tokio::select! {
+                    _ = released => {}
+                    _ = changed => {}
+                }
             }
             continue;
+        }
+        // `rate-limit sessions`: hold new sessions while the frontend is at its rate.
+        if let Some(limit) = &fe.cfg.rate_limit_sessions {
+            if fe.fe_counters.sess_rate.rate() >= limit.node {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
         }
         let (sock, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -117,7 +179,7 @@ async fn accept_loop(rt: Arc<Runtime>, listener: tokio::net::TcpListener, info: 
                     continue;
                 }
             },
-            _ = rt.conn_released.notified(), if rt.stopping.load(Relaxed) => return,
+            _ = changed => continue,
         };
         rt.actconn.fetch_add(1, SeqCst);
         rt.cum_conn.fetch_add(1, Relaxed);

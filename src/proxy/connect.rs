@@ -11,7 +11,9 @@
 //! * A server at its `maxconn` makes the request wait in its queue (`timeout queue`, default
 //!   `timeout connect`), `maxqueue` bounding it.
 
+use crate::lb::NoPick;
 use crate::runtime::{Proxy, Server};
+use parser::ir::{Source, UseSrc};
 use socket2::SockRef;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -37,6 +39,9 @@ pub enum ConnectFail {
     QueueFull,
     /// The client went away while we were connecting (`CC`) or queued (`CQ`).
     ClientAbort { queued: bool },
+    /// The chosen server has `redir <prefix>` and the request may be redirected (GET/HEAD):
+    /// answer a 302 instead of connecting.
+    Redirect,
 }
 
 /// A successful connection.
@@ -62,6 +67,15 @@ pub struct ConnectReq<'a> {
     pub force_persist: bool,
     /// Where the client connected to (servers without an address use it).
     pub client_dst: SocketAddr,
+    /// The client's address (for `usesrc client|clientip`).
+    pub client_src: SocketAddr,
+    /// Where to go when the backend has no server: `dispatch`, `option transparent` (the
+    /// client's destination) or `option http_proxy` (the address in the request URI).
+    pub fallback: Option<SocketAddr>,
+    /// `usesrc hdr_ip(...)`: the address read from the request header, when present.
+    pub hdr_ip: Option<std::net::IpAddr>,
+    /// The request is a GET or HEAD: a server with `redir` answers with a redirect.
+    pub redirectable: bool,
     pub tcpka: bool,
     pub nolinger: bool,
 }
@@ -81,44 +95,119 @@ pub async fn connect<P, A>(
     client_gone: A,
 ) -> Result<Connected, (ConnectFail, Option<usize>, u32)>
 where
-    P: FnMut(Option<usize>) -> Option<usize>,
+    P: FnMut(Option<usize>) -> Result<usize, NoPick>,
     A: std::future::Future<Output = ()>,
 {
     let be = req.be;
     let retries = be.retries();
     let mut left = i64::from(retries);
     let connect_to = Proxy::timeout(&be.cfg.timeouts.connect);
+    let queue_to = Proxy::timeout(&be.cfg.timeouts.queue).or(connect_to);
     let abort_on_close = be.cfg.options.abortonclose.is_some();
+    let redispatch = be.cfg.options.redispatch.is_some() && !req.force_persist;
     let started = Instant::now();
+    let queue_deadline = queue_to.map(|d| started + d);
     let mut assigned = req.direct;
+    let mut direct = req.direct.is_some();
     let mut prev: Option<usize> = None;
     let mut redispatched = false;
     let mut tries: u32 = 0;
+    let mut t_queue_ms = 0i64;
     tokio::pin!(client_gone);
-    loop {
-        // Assign a server when persistence did not (or was given up).
-        let srv_idx = match assigned {
-            Some(i) => i,
-            None => match pick(prev) {
-                Some(i) => {
-                    if prev.is_some_and(|p| p != i) {
-                        be.be_counters.wredis.fetch_add(1, Relaxed);
-                        redispatched = true;
-                    }
-                    be.servers[i].counters.lbtot.fetch_add(1, Relaxed);
-                    be.be_counters.lbtot.fetch_add(1, Relaxed);
-                    assigned = Some(i);
-                    i
-                }
-                None => return Err((ConnectFail::NoServer, None, tries)),
-            },
+    if be.servers.is_empty() {
+        return match req.fallback {
+            Some(addr) => {
+                connect_fixed(req, addr, connect_to, left, abort_on_close, client_gone).await
+            }
+            None => Err((ConnectFail::NoServer, None, 0)),
         };
+    }
+    loop {
+        // Assign a server when persistence did not (or was given up), then take a slot on
+        // it, waiting in the server's or the backend's queue when it is saturated.
+        let srv_idx = loop {
+            let i = match assigned {
+                Some(i) => i,
+                None => match pick(prev) {
+                    Ok(i) => {
+                        if prev.is_some_and(|p| p != i) {
+                            be.be_counters.wredis.fetch_add(1, Relaxed);
+                            redispatched = true;
+                        }
+                        be.servers[i].counters.lbtot.fetch_add(1, Relaxed);
+                        be.be_counters.lbtot.fetch_add(1, Relaxed);
+                        i
+                    }
+                    Err(NoPick::NoServer) => return Err((ConnectFail::NoServer, None, tries)),
+                    Err(NoPick::Full) => {
+                        // Every server is saturated: wait in the backend queue.
+                        let r = wait_queue(
+                            &be.queue,
+                            &be.nbpend,
+                            &be.be_counters,
+                            queue_deadline,
+                            abort_on_close,
+                            &mut client_gone,
+                            || be.servers.iter().any(|s| !be.server_saturated(s)),
+                        )
+                        .await;
+                        if let Err(f) = r {
+                            return Err((f, None, tries));
+                        }
+                        continue;
+                    }
+                },
+            };
+            assigned = Some(i);
+            let srv = &be.servers[i];
+            if !be.server_saturated(srv) && be.try_take_slot(i) {
+                break i;
+            }
+            // Saturated: queue on this server, unless its queue is full.
+            if srv.cfg.maxqueue > 0 && srv.nbpend.load(Relaxed) >= srv.cfg.maxqueue {
+                if direct && redispatch {
+                    // A persistent request may go elsewhere rather than fail.
+                    direct = false;
+                    assigned = None;
+                    prev = Some(i);
+                    continue;
+                }
+                return Err((ConnectFail::QueueFull, Some(i), tries));
+            }
+            let r = wait_queue(
+                &srv.queue,
+                &srv.nbpend,
+                &srv.counters,
+                queue_deadline,
+                abort_on_close,
+                &mut client_gone,
+                || be.server_limit(srv) == 0 || srv.cur_sess.load(Relaxed) < be.server_limit(srv),
+            )
+            .await;
+            if let Err(f) = r {
+                return Err((f, Some(i), tries));
+            }
+            if be.try_take_slot(i) {
+                break i;
+            }
+        };
+        if tries == 0 {
+            t_queue_ms = started.elapsed().as_millis() as i64;
+        }
         let srv = &be.servers[srv_idx];
+        if req.redirectable && srv.cfg.redir.is_some() {
+            be.server_conn_end(srv_idx);
+            return Err((ConnectFail::Redirect, Some(srv_idx), tries));
+        }
         let addr = server_addr(srv, req.client_dst);
-        be.server_conn_start(srv_idx);
+        let source = srv
+            .cfg
+            .source
+            .as_ref()
+            .or(be.cfg.source.as_ref().map(|s| &s.node));
         let t0 = Instant::now();
         let attempt = async {
-            let fut = tcp_connect(addr, req.tcpka);
+            let fut = tcp_connect(addr, req.tcpka, source, req.client_src, req.hdr_ip);
             match connect_to {
                 Some(d) => match tokio::time::timeout(d, fut).await {
                     Ok(r) => r.map_err(|_| AttemptErr::Error),
@@ -140,13 +229,12 @@ where
                     let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 }
                 let t_connect_ms = t0.elapsed().as_millis() as i64;
-                let t_queue_ms = (t0 - started).as_millis() as i64;
                 return Ok(Connected {
                     stream,
                     server: Some(srv_idx),
                     retries: tries,
                     redispatched,
-                    t_queue_ms: if tries == 0 { 0 } else { t_queue_ms },
+                    t_queue_ms,
                     t_connect_ms,
                 });
             }
@@ -163,10 +251,11 @@ where
                     return Err((fail, Some(srv_idx), tries));
                 }
                 tries += 1;
-                if left == 0 && be.cfg.options.redispatch.is_some() && !req.force_persist {
+                if left == 0 && redispatch {
                     // Last retry: forget the assignment and balance again, avoiding this one.
                     prev = Some(srv_idx);
                     assigned = None;
+                    direct = false;
                 } else {
                     srv.counters.wretr.fetch_add(1, Relaxed);
                     be.be_counters.wretr.fetch_add(1, Relaxed);
@@ -182,6 +271,114 @@ where
             }
         }
     }
+}
+
+/// Waits in a queue (server or backend) until `ready()` holds after a wake-up, the queue
+/// timeout (`sQ`), or a client abort with `abortonclose` (`CQ`). Counts `qmax`.
+async fn wait_queue<A, R>(
+    notify: &tokio::sync::Notify,
+    nbpend: &std::sync::atomic::AtomicU32,
+    counters: &crate::counters::Counters,
+    deadline: Option<Instant>,
+    abort_on_close: bool,
+    client_gone: &mut std::pin::Pin<&mut A>,
+    ready: R,
+) -> Result<(), ConnectFail>
+where
+    A: std::future::Future<Output = ()>,
+    R: Fn() -> bool,
+{
+    let queued = nbpend.fetch_add(1, Relaxed) + 1;
+    crate::counters::update_max(&counters.qmax, u64::from(queued));
+    let result = loop {
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        // Register before checking, so a slot freed in between is not missed.
+        woken.as_mut().enable();
+        if ready() {
+            break Ok(());
+        }
+        let timeout = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut woken => {}
+            _ = timeout => break Err(ConnectFail::QueueTimeout),
+            _ = client_gone.as_mut(), if abort_on_close => break Err(ConnectFail::ClientAbort { queued: true }),
+        }
+    };
+    nbpend.fetch_sub(1, Relaxed);
+    // Pass the wake-up on if we leave without using it.
+    if result.is_err() {
+        notify.notify_one();
+    }
+    result
+}
+
+/// Where a backend without servers sends requests (1.4 `assign_server_address`):
+/// `dispatch`, else the client's destination with `option transparent`, else the address of
+/// an absolute request URI with `option http_proxy` (`uri`, numeric IPv4 only, as 1.4).
+pub fn fallback_target(
+    be: &Proxy,
+    client_dst: SocketAddr,
+    uri: Option<&[u8]>,
+) -> Option<SocketAddr> {
+    if !be.servers.is_empty() {
+        return None;
+    }
+    if let Some(d) = &be.cfg.dispatch {
+        return Some(d.node);
+    }
+    if be.cfg.options.transparent.is_some() {
+        return Some(client_dst);
+    }
+    if be.cfg.options.http_proxy.is_some() {
+        return uri.and_then(proxy_uri_addr);
+    }
+    None
+}
+
+/// `http://a.b.c.d[:port]/...` → the address (port 80 by default).
+pub fn proxy_uri_addr(uri: &[u8]) -> Option<SocketAddr> {
+    let rest = uri
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case(b"http://"))
+        .and_then(|_| uri.get(7..))?;
+    let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    let auth = std::str::from_utf8(rest.get(..end)?).ok()?;
+    let (host, port) = match auth.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().ok()?),
+        None => (auth, 80),
+    };
+    let ip: std::net::Ipv4Addr = host.parse().ok()?;
+    Some(SocketAddr::new(ip.into(), port))
+}
+
+/// `usesrc hdr_ip(<name>[,<occ>])`: the IPv4 address in that occurrence of the header
+/// (`occ` from 1; negative counts from the last).
+pub fn hdr_ip<'a>(
+    source: Option<&Source>,
+    values: impl Iterator<Item = &'a [u8]>,
+) -> Option<std::net::IpAddr> {
+    let Some(UseSrc::HdrIp { occ, .. }) = source.and_then(|s| s.usesrc.as_ref()) else {
+        return None;
+    };
+    let all: Vec<&[u8]> = values.collect();
+    let pick = if *occ < 0 {
+        all.len().checked_sub(occ.unsigned_abs() as usize)
+    } else {
+        (*occ as usize).checked_sub(1)
+    };
+    let v = all.get(pick?)?;
+    std::str::from_utf8(v)
+        .ok()?
+        .trim()
+        .parse::<std::net::Ipv4Addr>()
+        .ok()
+        .map(Into::into)
 }
 
 /// The address to connect to for `srv`: its own, or the client's destination with the
@@ -201,7 +398,87 @@ pub fn server_addr(srv: &Server, client_dst: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
-async fn tcp_connect(addr: SocketAddr, keepalive: bool) -> std::io::Result<TcpStream> {
+/// Connects to a fixed address (`dispatch`, `transparent`, `http_proxy`) with the same
+/// retry and turn-around rules, without server accounting.
+async fn connect_fixed<A>(
+    req: &ConnectReq<'_>,
+    addr: SocketAddr,
+    connect_to: Option<Duration>,
+    mut left: i64,
+    abort_on_close: bool,
+    mut client_gone: std::pin::Pin<&mut A>,
+) -> Result<Connected, (ConnectFail, Option<usize>, u32)>
+where
+    A: std::future::Future<Output = ()>,
+{
+    let be = req.be;
+    let source = be.cfg.source.as_ref().map(|s| &s.node);
+    let mut tries = 0u32;
+    loop {
+        let t0 = Instant::now();
+        let fut = tcp_connect(addr, req.tcpka, source, req.client_src, req.hdr_ip);
+        let attempt = async {
+            match connect_to {
+                Some(d) => match tokio::time::timeout(d, fut).await {
+                    Ok(r) => r.map_err(|_| AttemptErr::Error),
+                    Err(_) => Err(AttemptErr::Timeout),
+                },
+                None => fut.await.map_err(|_| AttemptErr::Error),
+            }
+        };
+        let result = tokio::select! {
+            r = attempt => r,
+            _ = client_gone.as_mut(), if abort_on_close => return Err((ConnectFail::ClientAbort { queued: false }, None, tries)),
+        };
+        match result {
+            Ok(stream) => {
+                if req.nolinger {
+                    let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                }
+                let t_connect_ms = t0.elapsed().as_millis() as i64;
+                return Ok(Connected {
+                    stream,
+                    server: None,
+                    retries: tries,
+                    redispatched: false,
+                    t_queue_ms: 0,
+                    t_connect_ms,
+                });
+            }
+            Err(kind) => {
+                left -= 1;
+                if left < 0 {
+                    be.be_counters.econ.fetch_add(1, Relaxed);
+                    let fail = match kind {
+                        AttemptErr::Timeout => ConnectFail::Timeout,
+                        AttemptErr::Error => ConnectFail::Refused,
+                    };
+                    return Err((fail, None, tries));
+                }
+                tries += 1;
+                be.be_counters.wretr.fetch_add(1, Relaxed);
+                if matches!(kind, AttemptErr::Error) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(TURN_AROUND) => {}
+                        _ = client_gone.as_mut(), if abort_on_close => return Err((ConnectFail::ClientAbort { queued: false }, None, tries)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Next port to try in `source` port ranges, shared by all connections.
+static SOURCE_PORT_CURSOR: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Opens a socket, applies `source` (address, port range, `usesrc`, `interface`) and connects.
+async fn tcp_connect(
+    addr: SocketAddr,
+    keepalive: bool,
+    source: Option<&Source>,
+    client: SocketAddr,
+    hdr_ip: Option<std::net::IpAddr>,
+) -> std::io::Result<TcpStream> {
     let sock = if addr.is_ipv6() {
         TcpSocket::new_v6()?
     } else {
@@ -211,5 +488,51 @@ async fn tcp_connect(addr: SocketAddr, keepalive: bool) -> std::io::Result<TcpSt
     if keepalive {
         sock.set_keepalive(true)?;
     }
+    if let Some(src) = source {
+        bind_source(&sock, src, client, hdr_ip)?;
+    }
     sock.connect(addr).await
+}
+
+/// `source <addr>[:port[-port]] [usesrc ...] [interface <if>]` on an outgoing socket.
+/// `usesrc` needs IP_TRANSPARENT (TPROXY, root or CAP_NET_ADMIN), as in 1.4.
+fn bind_source(
+    sock: &TcpSocket,
+    src: &Source,
+    client: SocketAddr,
+    hdr_ip: Option<std::net::IpAddr>,
+) -> std::io::Result<()> {
+    let sref = SockRef::from(sock);
+    if let Some(ifname) = &src.interface {
+        sref.bind_device(Some(ifname.as_bytes()))?;
+    }
+    let transparent_bind = |a: SocketAddr| -> std::io::Result<()> {
+        nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::IpTransparent, &true)
+            .map_err(std::io::Error::from)?;
+        sock.bind(a)
+    };
+    match &src.usesrc {
+        Some(UseSrc::Addr(a)) => return transparent_bind(*a),
+        Some(UseSrc::Client) => return transparent_bind(client),
+        Some(UseSrc::ClientIp) => return transparent_bind(SocketAddr::new(client.ip(), 0)),
+        Some(UseSrc::HdrIp { .. }) => {
+            return transparent_bind(SocketAddr::new(hdr_ip.unwrap_or(client.ip()), 0))
+        }
+        None => {}
+    }
+    if src.port_lo == 0 && src.port_hi == 0 {
+        return sock.bind(SocketAddr::new(src.addr, 0));
+    }
+    // A port range: try each port once, starting where the last connection left off.
+    let span = u32::from(src.port_hi.saturating_sub(src.port_lo)) + 1;
+    let mut last_err = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+    for _ in 0..span {
+        let off = SOURCE_PORT_CURSOR.fetch_add(1, Relaxed) % span;
+        let port = src.port_lo.saturating_add(off as u16);
+        match sock.bind(SocketAddr::new(src.addr, port)) {
+            Ok(()) => return Ok(()),
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
 }

@@ -19,8 +19,9 @@
 //! back when it ends, so an idle keep-alive connection holds neither.
 
 use super::connect::{self, ConnectFail, ConnectReq};
-use super::rules::{self, ReqFlags, ReqHead, ReqVerdict, ResVerdict};
+use super::rules::{self, ReqCtx, ReqFlags, ReqHead, ReqVerdict, ResVerdict};
 use super::stream::enter_backend;
+use super::tcp_rules::{self, Inspection};
 use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
 use super::view::{Base, HeadView};
 use crate::buffer::Buf;
@@ -205,7 +206,13 @@ pub async fn run(
         leftover: None,
     };
     loop {
-        let rb = match s.leftover.take() {
+        // `tcp-request content` rules run before each request is parsed (1.4 re-arms its
+        // request analysers for every transaction of a connection).
+        let mut pre = s.leftover.take();
+        if s.inspect(&mut pre).await == Inspection::Reject {
+            return;
+        }
+        let rb = match pre {
             Some(b) => b,
             None => match s.wait_request().await {
                 Some(b) => b,
@@ -234,6 +241,28 @@ impl Session<'_> {
     fn head_timeout(&self) -> Option<Duration> {
         let t = &self.fe.cfg.timeouts;
         Proxy::timeout(&t.http_request).or(Proxy::timeout(&t.client))
+    }
+
+    /// Runs the frontend's `tcp-request content` rules (see `tcp_rules.rs`); bytes they
+    /// waited for stay in `pre`. A rejected connection is logged (`PR`, `<BADREQ>`) and must
+    /// be closed by the caller.
+    async fn inspect(&mut self, pre: &mut Option<Buf>) -> Inspection {
+        if self.fe.cfg.tcp_request.is_empty() {
+            return Inspection::Accept;
+        }
+        let t0 = Instant::now();
+        let verdict = {
+            let base = self.base(self.fe, None);
+            tcp_rules::inspect(&base, self.fe, &self.cli, pre, self.rt.global.bufsize).await
+        };
+        if verdict == Inspection::Reject {
+            let mut tx = Txn::new(self.fe.idx);
+            tx.t0 = t0;
+            tx.term.set(Cause::Proxy, Phase::Request);
+            tx.bytes_in = pre.as_ref().map_or(0, |b| b.len() as u64);
+            self.log(&tx, &[], None, None, None);
+        }
+        verdict
     }
 
     /// Waits for the first byte of a request without holding a buffer, then takes one.
@@ -374,6 +403,12 @@ impl Session<'_> {
 
         // --- frontend rules, switching, backend rules ---
         let mut flags = ReqFlags::default();
+        let rctx = ReqCtx {
+            client_keepalive: wants_keepalive(req_version, &req_info)
+                && matches!(req_info.framing, Framing::None | Framing::Length(0)),
+            http11: req_version == Version::Http11,
+            proxy_conn: fe.cfg.options.http_use_proxy_header.is_some() && req_info.absolute_uri,
+        };
         sc.out.clear();
         let verdict = {
             let base = self.base(fe, None);
@@ -388,10 +423,14 @@ impl Session<'_> {
                 &mut sc.req_edit,
                 &mut flags,
                 true,
+                &rctx,
                 &mut sc.out,
             )
         };
-        if let Some(after) = self.handle_verdict(&verdict, fe, &mut tx, sc, rb).await {
+        if let Some(after) = self
+            .handle_verdict(&verdict, fe, &flags, &mut tx, sc, rb)
+            .await
+        {
             return after;
         }
         let be_idx = match flags.set_backend {
@@ -402,7 +441,7 @@ impl Session<'_> {
                     buf: rb.data(),
                     idx: &sc.req_idx,
                 };
-                rules::switch_backend(&base, fe, &head, &sc.req_edit)
+                rules::switch_backend(&base, fe, Some((&head, &sc.req_edit)), rb.data())
             }
         };
         let Some(be_idx) = be_idx else {
@@ -430,10 +469,14 @@ impl Session<'_> {
                     &mut sc.req_edit,
                     &mut flags,
                     false,
+                    &rctx,
                     &mut sc.out,
                 )
             };
-            if let Some(after) = self.handle_verdict(&verdict, be, &mut tx, sc, rb).await {
+            if let Some(after) = self
+                .handle_verdict(&verdict, be, &flags, &mut tx, sc, rb)
+                .await
+            {
                 return after;
             }
         }
@@ -518,6 +561,25 @@ impl Session<'_> {
             direct,
             force_persist: sc.persist.force,
             client_dst: self.local,
+            client_src: self.peer,
+            fallback: connect::fallback_target(
+                be,
+                self.local,
+                Some(sc.req_idx.uri().get(rb.data())),
+            ),
+            hdr_ip: {
+                let src = be.cfg.source.as_ref().map(|s| &s.node);
+                match src.and_then(|s| s.usesrc.as_ref()) {
+                    Some(parser::ir::UseSrc::HdrIp { name, .. }) => connect::hdr_ip(
+                        src,
+                        sc.req_edit
+                            .find(rb.data(), &sc.req_idx, name.as_bytes())
+                            .map(|(_, v)| v),
+                    ),
+                    _ => None,
+                }
+            },
+            redirectable: matches!(req_method, Method::Get | Method::Head),
             tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
             nolinger: be.cfg.options.nolinger.is_some(),
         };
@@ -530,11 +592,19 @@ impl Session<'_> {
                 edit: &sc.req_edit,
             };
             let body = buf.get(head_end..).unwrap_or(&[]);
+            // Balance on the request line as the rules left it (`reqrep` may rewrite the URI).
+            let mut words = sc
+                .req_edit
+                .start_line(buf, idx)
+                .split(|&b| b == b' ')
+                .filter(|w| !w.is_empty());
+            let method = words.next().unwrap_or(&[]);
+            let uri = words.next().unwrap_or(&[]);
             let input = PickInput::http(
                 self.peer.ip(),
                 HttpInput {
-                    method: idx.method_token().get(buf),
-                    uri: idx.uri().get(buf),
+                    method,
+                    uri,
                     headers: &hdrs,
                     body,
                 },
@@ -557,12 +627,35 @@ impl Session<'_> {
                         Termination::new(Cause::ServerTimeout, Phase::Queue)
                     }
                     ConnectFail::QueueFull => Termination::new(Cause::ServerAbort, Phase::Queue),
+                    ConnectFail::Redirect => Termination::new(Cause::Proxy, Phase::Connect),
                     ConnectFail::ClientAbort { queued } => Termination::new(
                         Cause::ClientAbort,
                         if queued { Phase::Queue } else { Phase::Connect },
                     ),
                 };
-                if !matches!(fail, ConnectFail::ClientAbort { .. }) {
+                if fail == ConnectFail::Redirect {
+                    // Server `redir`: 302 to its prefix plus the request path.
+                    let prefix = srv
+                        .and_then(|i| be.servers[i].cfg.redir.clone())
+                        .unwrap_or_default();
+                    let path = crate::http1::uri_path(sc.req_idx.uri().get(rb.data()))
+                        .unwrap_or(b"/")
+                        .to_vec();
+                    sc.out.clear();
+                    let proxy_conn = sc.req_idx.info().absolute_uri
+                        && fe.cfg.options.http_use_proxy_header.is_some();
+                    crate::http1::write_server_redir(
+                        &mut sc.out,
+                        prefix.as_bytes(),
+                        &path,
+                        proxy_conn,
+                    );
+                    tx.status = 302;
+                    tx.term = Termination::new(Cause::Proxy, Phase::Connect);
+                    let out = std::mem::take(&mut sc.out);
+                    let _ = self.send_bytes(&mut tx, &out).await;
+                    sc.out = out;
+                } else if !matches!(fail, ConnectFail::ClientAbort { .. }) {
                     let _ = self.reply_error(&mut tx, 503).await;
                 }
                 self.log(
@@ -583,6 +676,24 @@ impl Session<'_> {
         tx.timers.connect = tx.ms();
         let srv_sock = conn.stream;
         let _srv_guard = ServerGuard { be, idx: srv_idx };
+
+        // `http-send-name-header`: the chosen server's name, replacing any such header.
+        if let (Some(h), Some(i)) = (&be.cfg.http_send_name_header, srv_idx) {
+            let ids: Vec<usize> = sc
+                .req_edit
+                .find(rb.data(), &sc.req_idx, h.node.as_bytes())
+                .map(|(id, _)| id)
+                .collect();
+            for id in ids {
+                let _ = sc.req_edit.delete(id);
+            }
+            let name = be.servers[i].cfg.name.as_bytes();
+            let _ = sc.req_edit.append_with(|out| {
+                out.extend_from_slice(h.node.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(name);
+            });
+        }
 
         // --- request head to the server ---
         sc.out.clear();
@@ -654,6 +765,8 @@ impl Session<'_> {
                 be,
                 mode,
                 req_method,
+                req_version,
+                &req_info,
                 &rs_opts,
                 &srv_sock,
                 &mut resbuf,
@@ -812,67 +925,91 @@ impl Session<'_> {
         }
     }
 
-    /// Acts on a rule verdict; `Some(after)` when the transaction ends here.
+    /// Acts on a rule verdict of `px`'s rule set; `Some(after)` when the transaction ends
+    /// here. Denials by `reqdeny`/`reqtarpit` were already counted by the rules (1.4 counts
+    /// neither `block` nor `http-request deny` in `dreq`).
     async fn handle_verdict(
         &mut self,
         v: &ReqVerdict,
         px: &Proxy,
+        flags: &ReqFlags,
         tx: &mut Txn,
         sc: &mut Scratch,
         rb: &mut Buf,
     ) -> Option<After> {
-        let _ = rb;
         match v {
             ReqVerdict::Continue => None,
             ReqVerdict::Deny => {
-                px.fe_counters.dreq.fetch_add(1, Relaxed);
-                if px.idx != self.fe.idx {
-                    px.be_counters.dreq.fetch_add(1, Relaxed);
-                }
                 tx.term.set(Cause::Proxy, Phase::Request);
                 let _ = self.reply_error(tx, 403).await;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
+                Some(After::Close)
+            }
+            ReqVerdict::BadRequest => {
+                self.fe.fe_counters.ereq.fetch_add(1, Relaxed);
+                tx.term.set(Cause::Proxy, Phase::Request);
+                let _ = self.reply_error(tx, 400).await;
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
             ReqVerdict::Tarpit => {
-                let t = Proxy::timeout(&px.cfg.timeouts.tarpit)
-                    .or(Proxy::timeout(&px.cfg.timeouts.connect));
+                // 1.4 uses the timeout of its current backend (`reqsetbe` may have switched).
+                let be = match flags.set_backend {
+                    Some(i) if px.idx == self.fe.idx => self.rt.proxies.get(i).unwrap_or(px),
+                    _ => px,
+                };
+                // (The parser already made an unset tarpit timeout fall back to connect.)
+                let t = Proxy::timeout(&be.cfg.timeouts.tarpit);
+                // The request is dropped; hold the client, but stop early if it goes away.
+                // Either way 1.4 answers 500 and logs `PT`, with the time held as Tq.
+                rb.clear();
                 if let Some(d) = t {
-                    // Hold the client, but stop early if it goes away.
                     let _ = tokio::time::timeout(d, super::tcp::client_closed(&self.cli)).await;
                 }
-                px.fe_counters.dreq.fetch_add(1, Relaxed);
+                tx.timers.queue = tx.ms();
                 tx.term.set(Cause::Proxy, Phase::Tarpit);
                 let _ = self.reply_error(tx, 500).await;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
             ReqVerdict::Auth { realm } => {
                 let proxy_req = sc.req_idx.info().absolute_uri
-                    && px.cfg.options.http_use_proxy_header.is_some();
+                    && self.fe.cfg.options.http_use_proxy_header.is_some();
                 sc.out.clear();
                 if proxy_req {
                     crate::http1::write_407(&mut sc.out, realm.as_bytes());
-                    tx.status = 407;
                 } else {
                     crate::http1::write_401(&mut sc.out, realm.as_bytes());
-                    tx.status = 401;
                 }
+                // 1.4 logs 401 for both.
+                tx.status = 401;
                 tx.term.set(Cause::Proxy, Phase::Request);
                 let out = std::mem::take(&mut sc.out);
                 let _ = self.send_bytes(tx, &out).await;
                 sc.out = out;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
-            ReqVerdict::Redirect => {
+            ReqVerdict::Redirect { keep_alive } => {
                 tx.status = i32::from(parse_status(&sc.out));
                 tx.term.set(Cause::Proxy, Phase::Request);
                 let out = std::mem::take(&mut sc.out);
-                let _ = self.send_bytes(tx, &out).await;
+                let after = if *keep_alive {
+                    // The request had no body: drop its head and serve the next one.
+                    rb.consume(sc.req_idx.head_end());
+                    if write_bytes(&self.cli, &out).await.is_ok() {
+                        tx.bytes_out += out.len() as u64;
+                        After::KeepAlive
+                    } else {
+                        After::Close
+                    }
+                } else {
+                    let _ = self.send_bytes(tx, &out).await;
+                    After::Close
+                };
                 sc.out = out;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
-                Some(After::Close)
+                self.finish_reply(tx, sc);
+                Some(after)
             }
             ReqVerdict::Stats => {
                 tx.stats = true;
@@ -889,10 +1026,17 @@ impl Session<'_> {
                 let out = std::mem::take(&mut sc.out);
                 let _ = self.send_bytes(tx, &out).await;
                 sc.out = out;
-                self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
+                self.finish_reply(tx, sc);
                 Some(After::Close)
             }
         }
+    }
+
+    /// Counts and logs a transaction the rules answered themselves (1.4 counts every status
+    /// in the `hrsp_*` of the frontend and, once one is assigned, of the backend).
+    fn finish_reply(&self, tx: &Txn, sc: &Scratch) {
+        self.account(tx, &self.rt.proxies[tx.be]);
+        self.log(tx, &sc.req_line, None, Some(&sc.req_caps), None);
     }
 
     /// Reads and processes the response head, sends it (or an error) to the client.
@@ -902,6 +1046,8 @@ impl Session<'_> {
         be: &Proxy,
         mode: ConnMode,
         req_method: Method,
+        req_version: Version,
+        req_info: &crate::http1::MsgInfo,
         opts: &ParseOptions,
         srv: &TcpStream,
         resbuf: &mut Buf,
@@ -982,31 +1128,45 @@ impl Session<'_> {
 
         // Response rules: backend first, then frontend.
         let req_view = None;
-        let mut denied = rules::process_response(
+        let mut verdict = rules::process_response(
             base,
             be,
             req_view,
             resbuf.data(),
             &sc.res_idx,
             &mut sc.res_edit,
-        ) == ResVerdict::Deny;
-        if !denied && be.idx != fe.idx {
-            denied = rules::process_response(
+        );
+        if verdict == ResVerdict::Continue && be.idx != fe.idx {
+            verdict = rules::process_response(
                 base,
                 fe,
                 req_view,
                 resbuf.data(),
                 &sc.res_idx,
                 &mut sc.res_edit,
-            ) == ResVerdict::Deny;
+            );
         }
-        if denied {
-            be.be_counters.dresp.fetch_add(1, Relaxed);
-            fe.fe_counters.dresp.fetch_add(1, Relaxed);
-            tx.term.set(Cause::Proxy, Phase::Headers);
-            let _ = self.reply_error(tx, 502).await;
-            return RespOutcome::Failed;
+        match verdict {
+            ResVerdict::Continue => {}
+            ResVerdict::Deny | ResVerdict::Invalid => {
+                // `rspdeny` counted `dresp` on its proxy; a broken rewrite is a bad response.
+                if verdict == ResVerdict::Invalid {
+                    be.be_counters.eresp.fetch_add(1, Relaxed);
+                    if let Some(c) = srv_counters {
+                        c.eresp.fetch_add(1, Relaxed);
+                    }
+                }
+                tx.term.set(Cause::Proxy, Phase::Headers);
+                let _ = self.reply_error(tx, 502).await;
+                return RespOutcome::Failed;
+            }
         }
+        // `rsprep` may have rewritten the status line; 1.4 logs the new code.
+        tx.status = i32::from(rules::status_of_line(
+            sc.res_edit.start_line(resbuf.data(), &sc.res_idx),
+        ));
+        let set_cookie = be.cfg.options.checkcache.is_some()
+            && rules::has_set_cookie(resbuf.data(), &sc.res_idx, &sc.res_edit);
         persist::response(
             be,
             tx.srv,
@@ -1016,9 +1176,30 @@ impl Session<'_> {
             &mut sc.res_edit,
             &mut sc.persist,
         );
-        let server_close = res_info.connection.close || res_info.framing == Framing::UntilClose;
+        if rules::checkcache_blocks(
+            be,
+            req_method,
+            status,
+            set_cookie,
+            resbuf.data(),
+            &sc.res_idx,
+            &sc.res_edit,
+        ) {
+            self.checkcache_alert(be, tx.srv);
+            tx.term.set(Cause::Proxy, Phase::Headers);
+            let _ = self.reply_error(tx, 502).await;
+            return RespOutcome::Failed;
+        }
+        // In server-close mode the client is kept alive when it asked to be and the response
+        // length is known; the server's own `Connection: close` (we asked for it) is hidden.
+        let server_close = res_info.framing == Framing::UntilClose;
+        let keepalive = mode == ConnMode::ServerClose
+            && !server_close
+            && wants_keepalive(req_version, req_info);
         fix_response_connection(
             mode,
+            keepalive,
+            req_version,
             sc.res_idx.version(),
             resbuf.data(),
             &sc.res_idx,
@@ -1042,6 +1223,21 @@ impl Session<'_> {
             res_framing: res_info.framing,
             server_close,
         }
+    }
+
+    /// `option checkcache` blocked a response: 1.4 counts it in the frontend's `dresp` and
+    /// sends an alert to the backend's log targets and stderr.
+    fn checkcache_alert(&self, be: &Proxy, srv: Option<usize>) {
+        rules::count_denied_resp(self.fe);
+        let srv_name = srv
+            .and_then(|i| be.servers.get(i))
+            .map_or("<dispatch>", |s| s.cfg.name.as_str());
+        let msg = format!(
+            "Blocking cacheable cookie in response from instance {}, server {}.",
+            be.cfg.name, srv_name
+        );
+        crate::log::stderr_alert(&msg);
+        be.logger.send_str(crate::log::Level::Alert, &msg);
     }
 
     /// Counts the transaction's status and bytes on the frontend, backend and server.
@@ -1076,10 +1272,8 @@ impl Session<'_> {
             .or_else(|| self.fe.errors.get(status))
             .or_else(|| canned::error_message(status))
             .unwrap_or(canned::HTTP_503);
-        tx.status = i32::from(parse_status(msg)).max(i32::from(status.min(1)));
-        if tx.status <= 1 {
-            tx.status = i32::from(status);
-        }
+        // 1.4 logs the status it meant, even when `errorloc` sends a 302 instead.
+        tx.status = i32::from(status);
         self.send_bytes(tx, msg).await
     }
 
@@ -1444,17 +1638,30 @@ fn fix_request_connection(
     set_close(v, buf, idx, edit, !pretend);
 }
 
-/// Response `Connection` header: httpclose/forceclose announce close to the client.
+/// Response `Connection` header: httpclose/forceclose announce close to the client;
+/// server-close announces keep-alive (1.0 clients) or close, as it will do.
 fn fix_response_connection(
     mode: ConnMode,
+    keepalive: bool,
+    req_v: Version,
     v: Version,
     buf: &[u8],
     idx: &HeadIndex,
     edit: &mut HeadEdit,
 ) {
     match mode {
-        ConnMode::Tunnel | ConnMode::ServerClose => {}
+        ConnMode::Tunnel => {}
         ConnMode::HttpClose | ConnMode::ForceClose => set_close(v, buf, idx, edit, true),
+        ConnMode::ServerClose if keepalive => {
+            let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
+            for id in ids {
+                let _ = edit.remove_token(buf, idx, id, b"close");
+            }
+            if req_v == Version::Http10 {
+                let _ = edit.append(b"Connection: keep-alive");
+            }
+        }
+        ConnMode::ServerClose => set_close(v, buf, idx, edit, true),
     }
 }
 

@@ -8,5 +8,6 @@ pub mod splice;
 pub mod state;
 pub mod stream;
 pub mod tcp;
+pub mod tcp_rules;
 pub mod tunnel;
 pub mod view;

@@ -1,12 +1,14 @@
-//! `mode tcp` streams: choose the backend, apply TCP persistence (`persist rdp-cookie`, stick
-//! rules), connect with retries, then forward bytes both ways (half-close propagated, splice
-//! for bulk) until both sides close or a timeout fires.
+//! `mode tcp` streams: `tcp-request content` rules, then the backend (`use_backend` rules,
+//! `default_backend`, or the `listen` section itself), TCP persistence (`force-persist`,
+//! `persist rdp-cookie`, stick rules), connect with retries, then forward bytes both ways
+//! (half-close propagated, splice for bulk) until both sides close or a timeout fires. Compare with 1.4 `tcp_inspect_request` (`src/proto_tcp.c`) and
+//! `process_switching_rules` (`src/session.c`).
 
 use super::connect::{self, ConnectReq};
 use super::stream::enter_backend;
+use super::tcp_rules::{self, Inspection};
 use super::tunnel::{self, TunnelBytes, TunnelCfg};
 use super::view::Base;
-use crate::lb::rdp_cookie::{self, RdpCookie};
 use crate::lb::PickInput;
 use crate::persist::{self, StickInput, TxnPersist};
 use crate::runtime::{Proxy, Runtime};
@@ -14,13 +16,7 @@ use crate::worker::ListenerInfo;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
-
-/// Bytes of the client's first packet examined for an RDP cookie (TPKT + X.224 header and
-/// a `Cookie: msts=...` line fit easily).
-const RDP_PEEK: usize = 256;
 
 pub async fn run(
     rt: &Runtime,
@@ -30,38 +26,39 @@ pub async fn run(
     local: SocketAddr,
     info: ListenerInfo,
 ) {
-    // TODO(#3): tcp-request content rules and use_backend with layer-4 ACLs.
-    let Some(be_idx) = fe.default_backend_idx else {
+    let base = Base {
+        rt,
+        fe,
+        be: fe,
+        server_id: None,
+        peer,
+        local,
+        luid: info.luid,
+        first_req: true,
+        capacity: rt.global.bufsize.saturating_sub(rt.global.maxrewrite),
+    };
+    // Bytes the content rules waited for; they go to the server first.
+    let mut pre = None;
+    if tcp_rules::inspect(&base, fe, &cli, &mut pre, rt.global.bufsize).await == Inspection::Reject
+    {
+        return;
+    }
+    let payload = pre.as_ref().map_or(&[][..], |b| b.data());
+    let Some(be_idx) = super::rules::switch_backend(&base, fe, None, payload) else {
         return;
     };
     let be = &rt.proxies[be_idx];
     let _be_guard = enter_backend(be);
 
-    // Persistence (1.4 AN_REQ_PRST_RDP_COOKIE then AN_REQ_STICKING_RULES).
+    // Persistence (1.4 `force-persist` at switching time, then the AN_REQ_PRST_RDP_COOKIE
+    // and AN_REQ_STICKING_RULES analysers). The RDP cookie is read from the bytes the
+    // content rules waited for (`tcp-request inspect-delay`), as in 1.4.
     let mut st = TxnPersist::default();
-    let mut payload = [0u8; RDP_PEEK];
-    let mut peeked = 0;
     if be.cfg.persist_rdp_cookie.is_some()
         || !be.cfg.stick_rules.is_empty()
         || !be.cfg.force_persist.is_empty()
     {
-        if let Some(name) = &be.cfg.persist_rdp_cookie {
-            let delay = Proxy::timeout(&fe.cfg.tcp_inspect_delay)
-                .or(Proxy::timeout(&be.cfg.tcp_inspect_delay));
-            peeked = peek_rdp_cookie(&cli, &mut payload, name.as_bytes(), delay).await;
-        }
-        let base = Base {
-            rt,
-            fe,
-            be,
-            server_id: None,
-            peer,
-            local,
-            luid: info.luid,
-            first_req: true,
-            capacity: rt.global.bufsize.saturating_sub(rt.global.maxrewrite),
-        };
-        let v = base.view(be, None, None);
+        let v = Base { be, ..base }.view(be, None, None);
         st.force = be
             .cfg
             .force_persist
@@ -74,25 +71,28 @@ pub async fn run(
         };
         persist::tcp_request(
             be,
-            payload.get(..peeked).unwrap_or_default(),
+            payload,
             &input,
             &mut |c| crate::acl::cond_matches(c, &be.cfg.acls, &v),
             &mut st,
         );
     }
-    let payload = payload.get(..peeked).unwrap_or_default();
     let req = ConnectReq {
         be,
         direct: st.server,
         force_persist: st.force,
         client_dst: local,
+        client_src: peer,
+        fallback: connect::fallback_target(be, local, None),
+        hdr_ip: None,
+        redirectable: false,
         tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
         nolinger: be.cfg.options.nolinger.is_some(),
     };
     let gone = client_closed(&cli);
     let conn = match connect::connect(
         &req,
-        |avoid| be.pick(&PickInput::tcp(peer.ip(), payload), avoid),
+        |avoid| be.pick(&PickInput::tcp(peer.ip(), &[]), avoid),
         gone,
     )
     .await
@@ -101,6 +101,16 @@ pub async fn run(
         Err(_) => return,
     };
     persist::tcp_connected(be, conn.server, &mut st);
+    let mut first_bytes = 0u64;
+    if let Some(mut b) = pre.take() {
+        first_bytes = b.len() as u64;
+        if !b.is_empty() && tunnel::write_all(&conn.stream, &mut b).await.is_err() {
+            if let Some(s) = conn.server {
+                be.server_conn_end(s);
+            }
+            return;
+        }
+    }
     let cfg = TunnelCfg {
         client_timeout: Proxy::timeout(&fe.cfg.timeouts.client),
         server_timeout: Proxy::timeout(&be.cfg.timeouts.server),
@@ -109,7 +119,8 @@ pub async fn run(
     };
     let counts = Cell::new(TunnelBytes::default());
     let _end = tunnel::run(&cli, &conn.stream, cfg, &counts).await;
-    let c = counts.get();
+    let mut c = counts.get();
+    c.req += first_bytes;
     fe.fe_counters.bin.fetch_add(c.req, Relaxed);
     fe.fe_counters.bout.fetch_add(c.res, Relaxed);
     be.be_counters.bin.fetch_add(c.req, Relaxed);
@@ -119,39 +130,6 @@ pub async fn run(
         srv.counters.bin.fetch_add(c.req, Relaxed);
         srv.counters.bout.fetch_add(c.res, Relaxed);
         be.server_conn_end(s);
-    }
-}
-
-/// Waits, up to `tcp-request inspect-delay`, until the client's first bytes hold a complete
-/// RDP cookie `name` or show there is none, without consuming them (the tunnel forwards
-/// them afterwards). Returns how many bytes are in `buf`; without a delay nothing is waited
-/// for, as 1.4 then looks at an empty buffer.
-async fn peek_rdp_cookie(
-    cli: &TcpStream,
-    buf: &mut [u8],
-    name: &[u8],
-    delay: Option<Duration>,
-) -> usize {
-    let Some(delay) = delay else {
-        return 0;
-    };
-    let deadline = Instant::now() + delay;
-    let mut n = 0;
-    loop {
-        match tokio::time::timeout_at(deadline, cli.peek(buf)).await {
-            Ok(Ok(got)) if got > 0 => n = got,
-            // closed, error or inspect-delay over
-            _ => return n,
-        }
-        let incomplete = matches!(
-            rdp_cookie::find(buf.get(..n).unwrap_or_default(), name),
-            RdpCookie::Incomplete
-        );
-        if !incomplete || n == buf.len() || Instant::now() >= deadline {
-            return n;
-        }
-        // More is coming: the bytes stay readable, so wait a little before peeking again.
-        tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(10))).await;
     }
 }
 

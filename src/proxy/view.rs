@@ -144,6 +144,12 @@ impl AclContext for View<'_> {
     fn http_first_req(&self) -> bool {
         self.first_req
     }
+    /// 1.4 `TX_USE_PX_CONN`: the frontend has `option http-use-proxy-header` and the request
+    /// URI, as received, starts with neither `/` nor `*`.
+    fn use_proxy_auth(&self) -> bool {
+        self.fe.cfg.options.http_use_proxy_header.is_some()
+            && self.req.is_some_and(|r| r.idx.info().absolute_uri)
+    }
     fn userlist(&self, name: &str) -> Option<&Userlist> {
         self.rt.config.userlist(name)
     }

@@ -91,7 +91,9 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Scratch {
-        Scratch { dir: tempfile::tempdir().expect("tempdir") }
+        Scratch {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -105,7 +107,13 @@ impl Scratch {
 
 /// Starts a proxy binary in the foreground (`-db`) on `cfg` and waits until every address in
 /// `wait_for` accepts connections. Stderr goes to `<scratch>/<name>.err`.
-pub fn start_proxy(bin: &Path, scratch: &Scratch, name: &str, cfg: &str, wait_for: &[SocketAddr]) -> Proc {
+pub fn start_proxy(
+    bin: &Path,
+    scratch: &Scratch,
+    name: &str,
+    cfg: &str,
+    wait_for: &[SocketAddr],
+) -> Proc {
     let cfg_path = scratch.write(&format!("{name}.cfg"), cfg);
     let err = std::fs::File::create(scratch.path(&format!("{name}.err"))).expect("stderr file");
     let child = Command::new(bin)
@@ -117,7 +125,10 @@ pub fn start_proxy(bin: &Path, scratch: &Scratch, name: &str, cfg: &str, wait_fo
         .stderr(err)
         .spawn()
         .expect("spawn proxy");
-    let mut p = Proc { child, name: name.to_string() };
+    let mut p = Proc {
+        child,
+        name: name.to_string(),
+    };
     let ok = wait_until(Duration::from_secs(10), || {
         if let Ok(Some(_)) = p.child.try_wait() {
             return true;
@@ -148,18 +159,31 @@ pub struct Origins {
 
 /// Starts one demo origin per name on 127.0.0.1:0.
 pub fn start_origins(names: &[&str]) -> Origins {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut addrs = Vec::new();
     let mut stats = Vec::new();
     for name in names {
-        let l = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind origin");
+        let l = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind origin");
         addrs.push(l.local_addr().expect("addr"));
         let st = Arc::new(haproxide::demo::DemoStats::default());
         stats.push(st.clone());
-        let cfg = haproxide::demo::DemoConfig { name: name.to_string(), session_cookie: "9ai9".into() };
+        let cfg = haproxide::demo::DemoConfig {
+            name: name.to_string(),
+            session_cookie: "9ai9".into(),
+        };
         rt.spawn(haproxide::demo::serve(l, cfg, st));
     }
-    Origins { addrs, stats, _rt: rt }
+    Origins {
+        addrs,
+        stats,
+        _rt: rt,
+    }
 }
 
 /// A parsed HTTP response with its exact bytes.
@@ -174,10 +198,17 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -185,11 +216,16 @@ impl Response {
     /// `key=value` line from the demo origin's echo page.
     pub fn echo(&self, key: &str) -> Option<String> {
         let prefix = format!("{key}=");
-        self.body_text().lines().find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        self.body_text()
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
     }
     /// Header lines the origin reported receiving (`> Name: value`).
     pub fn echoed_headers(&self) -> Vec<String> {
-        self.body_text().lines().filter_map(|l| l.strip_prefix("> ").map(str::to_string)).collect()
+        self.body_text()
+            .lines()
+            .filter_map(|l| l.strip_prefix("> ").map(str::to_string))
+            .collect()
     }
 }
 
@@ -217,7 +253,8 @@ pub fn read_response(s: &mut TcpStream, head_only: bool) -> std::io::Result<Resp
         };
         if n == 0 {
             // close-delimited
-            return finish(raw, head_only, true).ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
+            return finish(raw, head_only, true)
+                .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
         }
         raw.extend_from_slice(&buf[..n]);
     }
@@ -238,9 +275,19 @@ fn finish(raw: Vec<u8>, head_only: bool, closed: bool) -> Option<Response> {
     let headers: Vec<(String, String)> = r
         .headers
         .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
-    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     let rest = &raw[head_len..];
     if (100..200).contains(&status) && status != 101 {
         // interim response: skip it and parse what follows
@@ -266,7 +313,12 @@ fn finish(raw: Vec<u8>, head_only: bool, closed: bool) -> Option<Response> {
     } else {
         return None;
     };
-    Some(Response { raw, status, headers, body })
+    Some(Response {
+        raw,
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
@@ -288,7 +340,12 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A simple GET with a Host header and optional Cookie header, `Connection: close`.
-pub fn get(addr: SocketAddr, host: &str, path: &str, cookie: Option<&str>) -> std::io::Result<Response> {
+pub fn get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> std::io::Result<Response> {
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: haproxide-test\r\n");
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
@@ -309,7 +366,8 @@ impl Jar {
             let first = sc.split(';').next().unwrap_or("");
             if let Some((n, v)) = first.split_once('=') {
                 let (n, v) = (n.trim().to_string(), v.trim().to_string());
-                let expired = sc.to_ascii_lowercase().contains("max-age=0") || sc.contains("01-Jan-1970");
+                let expired =
+                    sc.to_ascii_lowercase().contains("max-age=0") || sc.contains("01-Jan-1970");
                 self.cookies.retain(|(k, _)| *k != n);
                 if !expired {
                     self.cookies.push((n, v));
@@ -321,7 +379,13 @@ impl Jar {
         if self.cookies.is_empty() {
             None
         } else {
-            Some(self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; "))
+            Some(
+                self.cookies
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         }
     }
 }
@@ -349,3 +413,6 @@ pub fn shared_dir() -> PathBuf {
     }
     repo.join("../shared")
 }
+
+/// Process-management helpers (daemons, pidfiles, a line-protocol backend).
+pub mod procs;
