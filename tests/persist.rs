@@ -645,3 +645,57 @@ fn cookie_modes_byte_for_byte_and_against_haproxy_2_6() {
         vec![sc("SC=zz; path=/")]
     );
 }
+
+#[test]
+fn persist_rdp_cookie_routes_to_the_encoded_server() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    // Two plain TCP servers that report which of them got each connection.
+    let (tx, rx) = mpsc::channel::<(char, Vec<u8>)>();
+    let mut addrs = Vec::new();
+    for name in ['a', 'b'] {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        addrs.push(l.local_addr().expect("addr"));
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                let mut s = s;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 256];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let _ = s.write_all(b"ok");
+                if tx.send((name, buf[..n].to_vec())).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let port = ports(1)[0];
+    let cfg = format!(
+        "listen rdp\n    mode tcp\n    bind 127.0.0.1:{port}\n\
+         \x20   timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         \x20   tcp-request inspect-delay 2s\n    tcp-request content accept if RDP_COOKIE\n\
+         \x20   persist rdp-cookie\n    server a {}\n    server b {}\n",
+        addrs[0], addrs[1]
+    );
+    let s = start(&cfg, port);
+    // Drain the harness's readiness probe, if it reached a server.
+    while rx.recv_timeout(Duration::from_millis(300)).is_ok() {}
+    // msts=<address as a little-endian u32>.<port byte-swapped>.0000, naming server b.
+    let b = addrs[1];
+    let ip = u32::from_le_bytes([127, 0, 0, 1]);
+    let cookie = format!("Cookie: msts={ip}.{}.0000\r\n", b.port().swap_bytes());
+    let mut pkt = vec![3u8, 0, 0, 0, 0x0e, 0xe0, 0, 0, 0, 0, 0];
+    pkt.extend_from_slice(cookie.as_bytes());
+    for i in 0..4 {
+        let mut c = std::net::TcpStream::connect(s.addr).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        c.write_all(&pkt).expect("send");
+        let mut ok = [0u8; 2];
+        c.read_exact(&mut ok).expect("answer");
+        let (who, got) = rx.recv_timeout(Duration::from_secs(5)).expect("a server");
+        assert_eq!(who, 'b', "connection {i}");
+        assert_eq!(got, pkt, "the inspected bytes reach the server unchanged");
+    }
+}
