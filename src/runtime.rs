@@ -77,6 +77,8 @@ pub struct Proxy {
     pub lb: crate::lb::Balancer,
     /// This proxy's syslog targets (`log` lines; `log global` expanded by the parser).
     pub logger: Arc<crate::log::Logger>,
+    /// Persistence tables: appsession, stick table, resolved stick rules (`persist`).
+    pub persist: crate::persist::ProxyPersist,
 }
 
 impl Proxy {
@@ -299,6 +301,7 @@ impl Runtime {
     pub fn build(config: Config, global: GlobalSettings) -> Result<Runtime, BuildError> {
         let mut proxies = Vec::with_capacity(config.proxies.len());
         let ident = log_ident(&config);
+        let mut persist = crate::persist::ProxyPersist::build_all(&config.proxies).into_iter();
         // Numbering as 1.4: explicit ids kept, the others take the next free number.
         let uuids = crate::lb::auto_puids(
             &config
@@ -356,6 +359,7 @@ impl Runtime {
                 errors: ErrorMessages::from_cfg(&p.errors),
                 lb: crate::lb::Balancer::for_proxy(p),
                 logger: Arc::new(build_logger(p.logs.iter().map(|l| &l.node), &ident)),
+                persist: persist.next().unwrap_or_default(),
                 cfg: p.clone(),
             });
         }

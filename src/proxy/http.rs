@@ -629,6 +629,32 @@ impl Session<'_> {
             &sc.req_idx,
             &mut sc.req_edit,
         );
+        if !be.cfg.stick_rules.is_empty() {
+            // Stick rules see the request as edited so far (1.4 runs them after
+            // http_process_request).
+            let base = self.base(be, None);
+            let head = HeadView {
+                buf: rb.data(),
+                idx: &sc.req_idx,
+                edit: &sc.req_edit,
+            };
+            let v = base.view(be, Some(head), None);
+            let input = persist::StickInput {
+                peer: self.peer,
+                local: self.local,
+                head: Some(persist::ReqHead {
+                    buf: rb.data(),
+                    idx: &sc.req_idx,
+                    edit: &sc.req_edit,
+                }),
+            };
+            persist::stick_request(
+                be,
+                &input,
+                &mut |c| crate::acl::cond_matches(c, &be.cfg.acls, &v),
+                &mut sc.persist,
+            );
+        }
 
         // --- server choice and connection ---
         let direct = sc.persist.server;
@@ -1501,7 +1527,7 @@ impl Session<'_> {
             .map(|sc| (sc.persist.req_cookie, sc.persist.res_cookie))
             .unwrap_or_default();
         t.term = TermState::new(tx.term, rq, rs);
-        t.cookie_configured = be.cfg.cookie.is_some();
+        t.cookie_configured = persist::cookie_logged(be);
         // 1.4 releases `beconn` before logging the end of a transaction, and `actconn`,
         // `feconn` and the server slot too when the connection ends (`process_session`
         // end, `http_end_txn_clean_session`); the shared counters still hold ours.

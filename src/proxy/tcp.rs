@@ -1,8 +1,9 @@
 //! `mode tcp` streams: `tcp-request content` rules, then the backend (`use_backend` rules,
-//! `default_backend`, or the `listen` section itself), connect with retries, then forward
-//! bytes both ways (half-close propagated, splice for bulk) until both sides close or a
-//! timeout fires; then the `option tcplog` line (or, with `option logasap`, that line as soon
-//! as the server connection is established).
+//! `default_backend`, or the `listen` section itself), TCP persistence (`force-persist`,
+//! `persist rdp-cookie`, stick rules), connect with retries, then forward bytes both ways
+//! (half-close propagated, splice for bulk) until both sides close or a timeout fires; then
+//! the `option tcplog` line (or, with `option logasap`, that line as soon as the server
+//! connection is established).
 //!
 //! Termination flags follow 1.4 `process_session` for a stream without analysers: a normal
 //! close is `--`; in the data phase a reset or error is `CD`/`SD` and an inactivity timeout
@@ -18,6 +19,7 @@ use super::view::Base;
 use crate::lb::PickInput;
 use crate::log::httplog::{ServerField, Timers, TxnLog};
 use crate::log::{Cause, Phase, TermState, Termination};
+use crate::persist::{self, StickInput, TxnPersist};
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use std::cell::Cell;
@@ -93,10 +95,38 @@ pub async fn run(
     };
     let be = &rt.proxies[be_idx];
     let _be_guard = enter_backend(be);
+
+    // Persistence (1.4 `force-persist` at switching time, then the AN_REQ_PRST_RDP_COOKIE
+    // and AN_REQ_STICKING_RULES analysers). The RDP cookie is read from the bytes the
+    // content rules waited for (`tcp-request inspect-delay`), as in 1.4.
+    let mut st = TxnPersist::default();
+    if be.cfg.persist_rdp_cookie.is_some()
+        || !be.cfg.stick_rules.is_empty()
+        || !be.cfg.force_persist.is_empty()
+    {
+        let v = Base { be, ..base }.view(be, None, None);
+        st.force = be
+            .cfg
+            .force_persist
+            .iter()
+            .any(|c| crate::acl::cond_matches(&c.node, &be.cfg.acls, &v));
+        let input = StickInput {
+            peer,
+            local,
+            head: None,
+        };
+        persist::tcp_request(
+            be,
+            payload,
+            &input,
+            &mut |c| crate::acl::cond_matches(c, &be.cfg.acls, &v),
+            &mut st,
+        );
+    }
     let req = ConnectReq {
         be,
-        direct: None,
-        force_persist: false,
+        direct: st.server,
+        force_persist: st.force,
         client_dst: local,
         client_src: peer,
         fallback: connect::fallback_target(be, local, None),
@@ -109,7 +139,7 @@ pub async fn run(
     let t_assign = tx.ms();
     let conn = match connect::connect(
         &req,
-        |avoid| be.pick(&PickInput::tcp(peer.ip(), &[]), avoid),
+        |avoid| be.pick(&PickInput::tcp(peer.ip(), payload), avoid),
         gone,
     )
     .await
@@ -137,6 +167,7 @@ pub async fn run(
             0
         };
     tx.t_connect = tx.ms();
+    persist::tcp_connected(be, conn.server, &mut st);
     let mut first_bytes = 0u64;
     if let Some(mut b) = pre.take() {
         first_bytes = b.len() as u64;
