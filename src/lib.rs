@@ -19,4 +19,5 @@ pub mod process;
 pub mod proxy;
 pub mod runtime;
 pub mod stats;
+pub mod support;
 pub mod worker;

@@ -99,15 +99,25 @@ pub fn bind_one(addr: SocketAddr, b: &Bind, backlog: u32) -> Result<TcpListener,
 
 /// TCP_DEFER_ACCEPT: neither socket2 nor nix wrap it, so one libc call.
 fn set_defer_accept(sock: &Socket) -> std::io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: the descriptor is a valid open socket owned by `sock` for the whole call; we pass
+    set_tcp_int(sock.as_raw_fd(), libc::TCP_DEFER_ACCEPT, 1)
+}
+
+/// TCP_QUICKACK off (`option tcp-smart-accept` on a listener, `tcp-smart-connect` on a
+/// server socket before connect): the ACK rides on the first data packet, as 1.4 does.
+pub fn disable_quickack(fd: &impl AsRawFd) -> std::io::Result<()> {
+    set_tcp_int(fd.as_raw_fd(), libc::TCP_QUICKACK, 0)
+}
+
+/// One integer IPPROTO_TCP option: neither socket2 nor nix wrap these two.
+fn set_tcp_int(fd: i32, opt: libc::c_int, val: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: `fd` is a valid open socket borrowed from its owner for the whole call; we pass
     // a pointer to a live c_int and its exact size, as setsockopt(2) requires.
     let rc = unsafe {
         libc::setsockopt(
-            sock.as_raw_fd(),
+            fd,
             libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            (&one as *const libc::c_int).cast(),
+            opt,
+            (&val as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };

@@ -28,6 +28,34 @@ pub struct GlobalSettings {
     pub splice: bool,
     pub ulimit_n: u32,
     pub pidfile: Option<std::path::PathBuf>,
+    /// `tune.rcvbuf.client` / `tune.sndbuf.client` / `tune.rcvbuf.server` / `tune.sndbuf.server`.
+    pub sockbuf: SockBufs,
+}
+
+/// Socket buffer sizes forced by `tune.{rcv,snd}buf.{client,server}` (`None`: kernel default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SockBufs {
+    pub rcv_client: Option<u32>,
+    pub snd_client: Option<u32>,
+    pub rcv_server: Option<u32>,
+    pub snd_server: Option<u32>,
+}
+
+impl SockBufs {
+    /// Applies the client-side (`client: true`) or server-side sizes to a socket.
+    pub fn apply(&self, s: &socket2::SockRef<'_>, client: bool) {
+        let (rcv, snd) = if client {
+            (self.rcv_client, self.snd_client)
+        } else {
+            (self.rcv_server, self.snd_server)
+        };
+        if let Some(n) = rcv {
+            let _ = s.set_recv_buffer_size(n as usize);
+        }
+        if let Some(n) = snd {
+            let _ = s.set_send_buffer_size(n as usize);
+        }
+    }
 }
 
 /// Everything a worker needs to serve traffic.

@@ -211,9 +211,15 @@ impl Drop for ConnGuard {
 }
 
 /// Sets the socket options every accepted connection gets.
-pub fn tune_client_socket(sock: &TcpStream, tcpka: bool, nolinger: bool) {
+pub fn tune_client_socket(
+    sock: &TcpStream,
+    tcpka: bool,
+    nolinger: bool,
+    bufs: &crate::runtime::SockBufs,
+) {
     let _ = sock.set_nodelay(true);
     let s = socket2::SockRef::from(sock);
+    bufs.apply(&s, true);
     if tcpka {
         let _ = s.set_keepalive(true);
     }

@@ -263,6 +263,7 @@ pub(crate) mod test_support {
             splice: false,
             ulimit_n: 4096,
             pidfile: None,
+            sockbuf: Default::default(),
         }
     }
 

@@ -21,6 +21,7 @@ fn global() -> GlobalSettings {
         splice: false,
         ulimit_n: 4096,
         pidfile: None,
+        sockbuf: Default::default(),
     }
 }
 

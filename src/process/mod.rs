@@ -49,6 +49,13 @@ pub fn run(args: Args) -> i32 {
     let Some(config) = loaded.config else {
         return 1;
     };
+    // Keywords the runtime does not execute: a warning when they only tune, an alert (and no
+    // start) when they would change how traffic is handled (src/support.rs).
+    let support = crate::support::check(&config);
+    cli::print_report(&support, quiet);
+    if support.has_alerts() {
+        return 1;
+    }
     if args.check {
         if !quiet {
             println!("Configuration file is valid");
@@ -95,6 +102,12 @@ pub fn global_settings(config: &Config, args: &Args) -> GlobalSettings {
             .pidfile
             .clone()
             .or(g.pidfile.as_ref().map(|p| p.node.clone())),
+        sockbuf: crate::runtime::SockBufs {
+            rcv_client: g.tune.rcvbuf_client.as_ref().map(|v| v.node),
+            snd_client: g.tune.sndbuf_client.as_ref().map(|v| v.node),
+            rcv_server: g.tune.rcvbuf_server.as_ref().map(|v| v.node),
+            snd_server: g.tune.sndbuf_server.as_ref().map(|v| v.node),
+        },
     }
 }
 

@@ -222,6 +222,7 @@ mod tests {
             splice: true,
             ulimit_n: 0,
             pidfile: None,
+            sockbuf: Default::default(),
         }
     }
 

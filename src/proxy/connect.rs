@@ -76,6 +76,10 @@ pub struct ConnectReq<'a> {
     pub hdr_ip: Option<std::net::IpAddr>,
     /// The request is a GET or HEAD: a server with `redir` answers with a redirect.
     pub redirectable: bool,
+    /// `tune.{rcv,snd}buf.server`.
+    pub sockbuf: crate::runtime::SockBufs,
+    /// `option tcp-smart-connect`: no quick ACK, the request rides on the handshake's ACK.
+    pub smart_connect: bool,
     pub tcpka: bool,
     pub nolinger: bool,
 }
@@ -207,7 +211,15 @@ where
             .or(be.cfg.source.as_ref().map(|s| &s.node));
         let t0 = Instant::now();
         let attempt = async {
-            let fut = tcp_connect(addr, req.tcpka, source, req.client_src, req.hdr_ip);
+            let fut = tcp_connect(
+                addr,
+                req.tcpka,
+                source,
+                req.client_src,
+                req.hdr_ip,
+                &req.sockbuf,
+                req.smart_connect,
+            );
             match connect_to {
                 Some(d) => match tokio::time::timeout(d, fut).await {
                     Ok(r) => r.map_err(|_| AttemptErr::Error),
@@ -416,7 +428,15 @@ where
     let mut tries = 0u32;
     loop {
         let t0 = Instant::now();
-        let fut = tcp_connect(addr, req.tcpka, source, req.client_src, req.hdr_ip);
+        let fut = tcp_connect(
+            addr,
+            req.tcpka,
+            source,
+            req.client_src,
+            req.hdr_ip,
+            &req.sockbuf,
+            req.smart_connect,
+        );
         let attempt = async {
             match connect_to {
                 Some(d) => match tokio::time::timeout(d, fut).await {
@@ -478,12 +498,18 @@ async fn tcp_connect(
     source: Option<&Source>,
     client: SocketAddr,
     hdr_ip: Option<std::net::IpAddr>,
+    bufs: &crate::runtime::SockBufs,
+    smart_connect: bool,
 ) -> std::io::Result<TcpStream> {
     let sock = if addr.is_ipv6() {
         TcpSocket::new_v6()?
     } else {
         TcpSocket::new_v4()?
     };
+    bufs.apply(&SockRef::from(&sock), false);
+    if smart_connect {
+        let _ = crate::listener::disable_quickack(&sock);
+    }
     sock.set_nodelay(true)?;
     if keepalive {
         sock.set_keepalive(true)?;

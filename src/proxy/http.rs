@@ -25,6 +25,7 @@ use super::tcp_rules::{self, Inspection};
 use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
 use super::view::{Base, HeadView};
 use crate::buffer::Buf;
+use crate::check::HanaStatus;
 use crate::http1::{
     canned, BodyState, Framing, HeadEdit, HeadIndex, Method, Parse, ParseOptions, Version,
 };
@@ -682,6 +683,8 @@ impl Session<'_> {
                 }
             },
             redirectable: matches!(req_method, Method::Get | Method::Head),
+            sockbuf: rt.global.sockbuf,
+            smart_connect: be.cfg.options.tcp_smart_connect.is_some(),
             tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
             nolinger: be.cfg.options.nolinger.is_some(),
         };
@@ -720,6 +723,9 @@ impl Session<'_> {
             Err((fail, srv, tries)) => {
                 tx.srv = srv;
                 tx.retries = tries;
+                if matches!(fail, ConnectFail::Refused | ConnectFail::Timeout) {
+                    self.observe(be, srv, HanaStatus::L4Err);
+                }
                 let (term, t_queue) = super::stream::connect_failure(fail, t_assign, tx.ms());
                 tx.term = term;
                 tx.timers.queue = t_queue;
@@ -754,6 +760,7 @@ impl Session<'_> {
             }
         };
         let srv_idx = conn.server;
+        self.observe(be, srv_idx, HanaStatus::L4Ok);
         tx.srv = srv_idx;
         tx.retries = conn.retries;
         tx.redispatched = conn.redispatched;
@@ -1004,6 +1011,21 @@ impl Session<'_> {
         }
     }
 
+    /// Passive health (`observe layer4|layer7`): reports what traffic saw of server `srv`.
+    fn observe(&self, be: &Proxy, srv: Option<usize>, status: HanaStatus) {
+        if let Some(i) = srv.filter(|&i| be.servers.get(i).is_some_and(|s| s.cfg.observe.is_some()))
+        {
+            crate::check::observe(
+                self.rt,
+                crate::check::ServerId {
+                    proxy: be.idx,
+                    server: i,
+                },
+                status,
+            );
+        }
+    }
+
     fn base<'b>(&'b self, be: &'b Proxy, server_id: Option<u32>) -> Base<'b> {
         Base {
             rt: self.rt,
@@ -1228,6 +1250,7 @@ impl Session<'_> {
                         if let Some(c) = srv_counters {
                             c.eresp.fetch_add(1, Relaxed);
                         }
+                        self.observe(be, tx.srv, HanaStatus::HttpHdrRsp);
                         tx.term.set(Cause::Proxy, Phase::Headers);
                         // 1.4 counts what it read from the server before its error page.
                         tx.bytes_out += resbuf.len() as u64;
@@ -1248,6 +1271,7 @@ impl Session<'_> {
                     ReadOutcome::Eof | ReadOutcome::Error => {
                         be.be_counters.eresp.fetch_add(1, Relaxed);
                         be.be_counters.srv_abrt.fetch_add(1, Relaxed);
+                        self.observe(be, tx.srv, HanaStatus::HttpBrokenPipe);
                         tx.term.set(Cause::ServerAbort, Phase::Headers);
                         // 1.4 counts what it read from the server before its error page.
                         tx.bytes_out += resbuf.len() as u64;
@@ -1256,6 +1280,7 @@ impl Session<'_> {
                     }
                     ReadOutcome::Timeout => {
                         be.be_counters.eresp.fetch_add(1, Relaxed);
+                        self.observe(be, tx.srv, HanaStatus::HttpReadTimeout);
                         tx.term.set(Cause::ServerTimeout, Phase::Headers);
                         // 1.4 counts what it read from the server before its error page.
                         tx.bytes_out += resbuf.len() as u64;
@@ -1282,6 +1307,13 @@ impl Session<'_> {
         tx.timers.data = tx.ms();
         let status = sc.res_idx.status();
         tx.status = i32::from(status);
+        // 1.4 `http_wait_for_response`: 5xx other than 501/505 count as server errors.
+        let hana = if (500..600).contains(&status) && status != 501 && status != 505 {
+            HanaStatus::HttpSts
+        } else {
+            HanaStatus::HttpOk
+        };
+        self.observe(be, tx.srv, hana);
         let head_end = sc.res_idx.head_end();
         let res_info = *sc.res_idx.info();
         capture_headers(

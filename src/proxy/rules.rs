@@ -950,6 +950,7 @@ mod tests {
             splice: false,
             ulimit_n: 1024,
             pidfile: None,
+            sockbuf: Default::default(),
         };
         Runtime::build(config, global).expect("runtime")
     }

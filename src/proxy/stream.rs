@@ -26,7 +26,11 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
         &cli,
         opts.clitcpka.is_some() || opts.tcpka.is_some(),
         opts.nolinger.is_some(),
+        &rt.global.sockbuf,
     );
+    if opts.tcp_smart_accept.is_some() {
+        let _ = crate::listener::disable_quickack(&cli);
+    }
 
     // monitor-net: a fixed answer, not counted, not logged.
     if fe.cfg.monitor_net.iter().any(|n| n.contains(peer.ip())) {

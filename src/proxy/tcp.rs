@@ -132,6 +132,8 @@ pub async fn run(
         fallback: connect::fallback_target(be, local, None),
         hdr_ip: None,
         redirectable: false,
+        sockbuf: rt.global.sockbuf,
+        smart_connect: be.cfg.options.tcp_smart_connect.is_some(),
         tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
         nolinger: be.cfg.options.nolinger.is_some(),
     };
