@@ -76,10 +76,8 @@ fn name_server(name: &'static str) -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let a = l.local_addr().expect("addr");
     std::thread::spawn(move || {
-        for c in l.incoming().take(2000) {
-            if let Ok(mut c) = c {
-                let _ = c.write_all(name.as_bytes());
-            }
+        for mut c in l.incoming().take(2000).flatten() {
+            let _ = c.write_all(name.as_bytes());
         }
     });
     a
