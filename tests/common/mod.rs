@@ -157,6 +157,17 @@ pub struct Origins {
     _rt: tokio::runtime::Runtime,
 }
 
+impl Origins {
+    /// Wraps origins started by hand on their own runtime.
+    pub fn from_parts(
+        addrs: Vec<SocketAddr>,
+        stats: Vec<Arc<haproxide::demo::DemoStats>>,
+        rt: tokio::runtime::Runtime,
+    ) -> Origins {
+        Origins { addrs, stats, _rt: rt }
+    }
+}
+
 /// Starts one demo origin per name on 127.0.0.1:0.
 pub fn start_origins(names: &[&str]) -> Origins {
     let rt = tokio::runtime::Builder::new_multi_thread()
