@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs `haproxide -c` on every example configuration; all must be valid.
+# Runs from the repository root: the examples' errorfile and ACL file paths are
+# relative to it (tests/examples.rs does the same, plus smoke runs and the 2.6 table).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 bin=${1:-target/release/haproxide}
 fail=0
 n=0

@@ -17,6 +17,7 @@ use diag::{Level, Report};
 use ir::Config;
 use std::path::PathBuf;
 
+pub use kw::usage::used_keywords;
 pub use kw::{keywords, KeywordInfo, Sections};
 
 /// Knobs for loading that come from the command line or the caller, not the file.

@@ -16,6 +16,7 @@ pub(crate) mod proxy;
 pub(crate) mod regex;
 pub(crate) mod server;
 pub(crate) mod stats;
+pub(crate) mod usage;
 pub(crate) mod userlist;
 
 use crate::diag::{Context, Diagnostic, Level, Report};
@@ -30,7 +31,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Where a keyword may appear.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sections(pub u8);
 
 impl Sections {
@@ -82,8 +83,8 @@ impl fmt::Display for Sections {
     }
 }
 
-/// One keyword row as exposed to documentation and tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One keyword row as exposed to documentation and tests (ordered by name, then sections).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeywordInfo {
     /// The keyword as written in a configuration (`option httpclose`, `acl hdr_reg`,
     /// `server weight`, `timeout client`...).
