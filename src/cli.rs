@@ -218,16 +218,8 @@ pub fn usage_text(prog: &str) -> String {
 /// HAProxy's `DDD/HHMMSS (pid)` stamp for alerts and warnings (day of year counted from 0,
 /// local time).
 pub fn stamp() -> String {
-    use chrono::{Datelike, Timelike};
-    let now = chrono::Local::now();
-    format!(
-        "{:03}/{:02}{:02}{:02} ({})",
-        now.ordinal0(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        std::process::id()
-    )
+    // The log module's clock keeps the time zone loaded before any chroot.
+    crate::log::stderr_stamp(std::time::SystemTime::now(), std::process::id())
 }
 
 /// Prints a report's diagnostics to stderr: alerts always, warnings unless quiet (and not

@@ -15,13 +15,19 @@ fn addr(port: u16) -> SocketAddr {
 /// A syslog receiver on loopback UDP; returns the socket and its address.
 fn syslog() -> (UdpSocket, SocketAddr) {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-    s.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
     let a = s.local_addr().expect("addr");
     (s, a)
 }
 
 /// Collects syslog lines until `pred` matches one or `timeout` passes.
-fn wait_line(s: &UdpSocket, lines: &mut Vec<String>, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+fn wait_line(
+    s: &UdpSocket,
+    lines: &mut Vec<String>,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> Option<String> {
     let deadline = Instant::now() + timeout;
     let mut buf = [0u8; 2048];
     while Instant::now() < deadline {
@@ -46,17 +52,32 @@ impl Killable {
     fn start(name: &'static str) -> Killable {
         let o = start_origins(&[name]);
         let port = o.addrs[0].port();
-        Killable { name, port, origin: Some(o) }
+        Killable {
+            name,
+            port,
+            origin: Some(o),
+        }
     }
     fn stop(&mut self) {
         self.origin = None;
-        assert!(wait_until(Duration::from_secs(5), || !port_open(addr(self.port))));
+        assert!(wait_until(Duration::from_secs(5), || !port_open(addr(
+            self.port
+        ))));
     }
     fn restart(&mut self) {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
-        let l = rt.block_on(tokio::net::TcpListener::bind(addr(self.port))).expect("rebind same port");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("rt");
+        let l = rt
+            .block_on(tokio::net::TcpListener::bind(addr(self.port)))
+            .expect("rebind same port");
         let st = std::sync::Arc::new(haproxide::demo::DemoStats::default());
-        let cfg = haproxide::demo::DemoConfig { name: self.name.to_string(), session_cookie: "9ai9".into() };
+        let cfg = haproxide::demo::DemoConfig {
+            name: self.name.to_string(),
+            session_cookie: "9ai9".into(),
+        };
         rt.spawn(haproxide::demo::serve(l, cfg, st.clone()));
         self.origin = Some(Origins::from_parts(vec![addr(self.port)], vec![st], rt));
     }
@@ -80,14 +101,25 @@ fn down_after_fall_up_after_rise_with_state_lines() {
     std::thread::sleep(Duration::from_millis(400)); // checks reach full health
     let t0 = Instant::now();
     s1.stop();
-    let down = wait_line(&log, &mut lines, Duration::from_secs(5), |l| l.contains("Server web/s1 is DOWN"));
+    let down = wait_line(&log, &mut lines, Duration::from_secs(5), |l| {
+        l.contains("Server web/s1 is DOWN")
+    });
     let took = t0.elapsed();
     let down = down.expect("a DOWN line for s1");
     // From full health (rise+fall-1 = 4), fall 2 failures at 100 ms intervals: 100..~1000 ms.
-    assert!(took >= Duration::from_millis(100) && took < Duration::from_millis(2500), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(100) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
     assert!(down.contains("reason: Layer4 connection problem"), "{down}");
-    assert!(down.contains("1 active and 0 backup servers left."), "{down}");
-    assert!(down.starts_with("<129>"), "DOWN is logged at alert on local0: {down}");
+    assert!(
+        down.contains("1 active and 0 backup servers left."),
+        "{down}"
+    );
+    assert!(
+        down.starts_with("<129>"),
+        "DOWN is logged at alert on local0: {down}"
+    );
     // Traffic avoids the dead server.
     for _ in 0..6 {
         let r = get(addr(fe), "h", "/", None).unwrap();
@@ -95,14 +127,30 @@ fn down_after_fall_up_after_rise_with_state_lines() {
     }
     let t1 = Instant::now();
     s1.restart();
-    let up = wait_line(&log, &mut lines, Duration::from_secs(5), |l| l.contains("Server web/s1 is UP")).expect("UP line");
+    let up = wait_line(&log, &mut lines, Duration::from_secs(5), |l| {
+        l.contains("Server web/s1 is UP")
+    })
+    .expect("UP line");
     let took = t1.elapsed();
     // rise 3 successes at 100 ms: about 300 ms.
-    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     assert!(up.contains("2 active and 0 backup servers online."), "{up}");
     assert!(up.starts_with("<133>"), "UP is logged at notice: {up}");
-    let seen: Vec<String> = (0..4).map(|_| get(addr(fe), "h", "/", None).unwrap().echo("server").unwrap()).collect();
-    assert!(seen.contains(&"s1".to_string()) && seen.contains(&"s2".to_string()), "{seen:?}");
+    let seen: Vec<String> = (0..4)
+        .map(|_| {
+            get(addr(fe), "h", "/", None)
+                .unwrap()
+                .echo("server")
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        seen.contains(&"s1".to_string()) && seen.contains(&"s2".to_string()),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -120,19 +168,43 @@ fn backup_used_only_when_all_actives_are_down() {
     let sc = Scratch::new();
     let _p = start_haproxide(&sc, &cfg, &[addr(fe)]);
     for _ in 0..4 {
-        assert_eq!(get(addr(fe), "h", "/", None).unwrap().echo("server").as_deref(), Some("active"));
+        assert_eq!(
+            get(addr(fe), "h", "/", None)
+                .unwrap()
+                .echo("server")
+                .as_deref(),
+            Some("active")
+        );
     }
     a.stop();
     let mut lines = Vec::new();
-    let l = wait_line(&log, &mut lines, Duration::from_secs(5), |l| l.contains("Server web/a is DOWN")).expect("DOWN");
+    let l = wait_line(&log, &mut lines, Duration::from_secs(5), |l| {
+        l.contains("Server web/a is DOWN")
+    })
+    .expect("DOWN");
     assert!(l.contains("Running on backup."), "{l}");
     for _ in 0..4 {
-        assert_eq!(get(addr(fe), "h", "/", None).unwrap().echo("server").as_deref(), Some("backup"));
+        assert_eq!(
+            get(addr(fe), "h", "/", None)
+                .unwrap()
+                .echo("server")
+                .as_deref(),
+            Some("backup")
+        );
     }
     a.restart();
-    wait_line(&log, &mut lines, Duration::from_secs(5), |l| l.contains("Server web/a is UP")).expect("UP");
+    wait_line(&log, &mut lines, Duration::from_secs(5), |l| {
+        l.contains("Server web/a is UP")
+    })
+    .expect("UP");
     for _ in 0..4 {
-        assert_eq!(get(addr(fe), "h", "/", None).unwrap().echo("server").as_deref(), Some("active"));
+        assert_eq!(
+            get(addr(fe), "h", "/", None)
+                .unwrap()
+                .echo("server")
+                .as_deref(),
+            Some("active")
+        );
     }
 }
 
@@ -157,7 +229,14 @@ fn httpchk_decides_by_status_and_expect() {
     std::thread::sleep(Duration::from_millis(600));
     for fe in [fe1, fe2] {
         for _ in 0..4 {
-            assert_eq!(get(addr(fe), "h", "/", None).unwrap().echo("server").as_deref(), Some("ok"), "frontend {fe}");
+            assert_eq!(
+                get(addr(fe), "h", "/", None)
+                    .unwrap()
+                    .echo("server")
+                    .as_deref(),
+                Some("ok"),
+                "frontend {fe}"
+            );
         }
     }
 }

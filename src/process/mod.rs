@@ -329,6 +329,9 @@ fn serve(config: Config, args: &Args) -> i32 {
         warn(&w);
     }
 
+    // The local time zone is read once, before chroot hides /etc/localtime.
+    crate::log::init_local_timezone();
+
     // 7. chroot.
     if let Some(dir) = &privs.chroot {
         if let Err(e) = privs::enter_chroot(dir) {

@@ -164,7 +164,11 @@ impl Origins {
         stats: Vec<Arc<haproxide::demo::DemoStats>>,
         rt: tokio::runtime::Runtime,
     ) -> Origins {
-        Origins { addrs, stats, _rt: rt }
+        Origins {
+            addrs,
+            stats,
+            _rt: rt,
+        }
     }
 }
 
