@@ -96,6 +96,14 @@ impl LogIdent {
 
     /// `[hostname ]tag[pid]: `, written after the date in every packet.
     pub fn header(&self) -> Vec<u8> {
+        let mut v = self.prefix();
+        push_u64(&mut v, u64::from(self.pid));
+        v.extend_from_slice(b"]: ");
+        v
+    }
+
+    /// `[hostname ]tag[`: the part of the header that does not change with the pid.
+    fn prefix(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.tag.len() + 16);
         if let Some(h) = &self.hostname {
             v.extend_from_slice(h.as_bytes());
@@ -103,8 +111,6 @@ impl LogIdent {
         }
         v.extend_from_slice(self.tag.as_bytes());
         v.push(b'[');
-        push_u64(&mut v, u64::from(self.pid));
-        v.extend_from_slice(b"]: ");
         v
     }
 }
@@ -264,7 +270,10 @@ struct Target {
 /// target lists may share one `Logger`.
 pub struct Logger {
     targets: Box<[Target]>,
-    ident: Box<[u8]>,
+    /// `[hostname ]tag[`; the pid and `]: ` follow, written per packet so that a process
+    /// that forks after building its loggers (daemon mode) can update the pid.
+    ident_prefix: Box<[u8]>,
+    pid: std::sync::atomic::AtomicU32,
     /// Highest `max` level over the targets: quick rejection before any formatting.
     max_level: Option<u8>,
     drops: AtomicU64,
@@ -277,7 +286,7 @@ impl std::fmt::Debug for Logger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Logger")
             .field("targets", &self.targets.len())
-            .field("ident", &String::from_utf8_lossy(&self.ident))
+            .field("ident", &String::from_utf8_lossy(&self.ident_prefix))
             .field("drops", &self.drops())
             .field("sent", &self.sent())
             .finish()
@@ -310,7 +319,8 @@ impl Logger {
         let max_level = v.iter().map(|t| t.max_level).max();
         Ok(Logger {
             targets: v.into_boxed_slice(),
-            ident: ident.header().into_boxed_slice(),
+            ident_prefix: ident.prefix().into_boxed_slice(),
+            pid: std::sync::atomic::AtomicU32::new(ident.pid),
             max_level,
             drops: AtomicU64::new(0),
             sent: AtomicU64::new(0),
@@ -323,13 +333,19 @@ impl Logger {
     pub fn disabled() -> Logger {
         Logger {
             targets: Box::new([]),
-            ident: Box::new([]),
+            ident_prefix: Box::new([]),
+            pid: std::sync::atomic::AtomicU32::new(0),
             max_level: None,
             drops: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             epoch: Instant::now(),
             retry_interval_ms: RECONNECT_INTERVAL_MS,
         }
+    }
+
+    /// The pid written in packets (after a fork, the child sets its own).
+    pub fn set_pid(&self, pid: u32) {
+        self.pid.store(pid, Ordering::Relaxed);
     }
 
     /// True when no target is configured.
@@ -360,7 +376,29 @@ impl Logger {
         }
         let (now, _) = split_time(SystemTime::now());
         let mut buf = [0u8; MAX_SYSLOG_LEN];
-        let len = build_packet(&mut buf, &syslog_date(now), &self.ident, msg);
+        // `prefix` + pid + `]: `, on the stack (the prefix is cut to fit, as the packet is).
+        let mut ident = [0u8; 320];
+        let plen = self.ident_prefix.len().min(ident.len() - 16);
+        ident[..plen].copy_from_slice(&self.ident_prefix[..plen]);
+        let mut ilen = plen;
+        let mut digits = [0u8; 10];
+        let mut pid = self.pid.load(Ordering::Relaxed);
+        let mut nd = 0;
+        loop {
+            digits[nd] = b'0' + (pid % 10) as u8;
+            nd += 1;
+            pid /= 10;
+            if pid == 0 {
+                break;
+            }
+        }
+        for d in digits[..nd].iter().rev() {
+            ident[ilen] = *d;
+            ilen += 1;
+        }
+        ident[ilen..ilen + 3].copy_from_slice(b"]: ");
+        ilen += 3;
+        let len = build_packet(&mut buf, &syslog_date(now), &ident[..ilen], msg);
         let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         for t in self.targets.iter() {
             if level.code() > t.max_level {

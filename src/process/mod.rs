@@ -348,7 +348,13 @@ fn serve(config: Config, args: &Args) -> i32 {
             Ok(daemon::Forked::Parent { child, ready }) => {
                 return finish_parent(child, ready, pidfile, &old);
             }
-            Ok(daemon::Forked::Child { ready: r }) => ready = Some(r),
+            Ok(daemon::Forked::Child { ready: r }) => {
+                ready = Some(r);
+                // The loggers were built before the fork: from now on packets carry our pid.
+                for px in &rt.proxies {
+                    px.logger.set_pid(std::process::id());
+                }
+            }
             Err(e) => {
                 cli::alert(&format!("[{argv0}.main()] {e}"));
                 give_up(pidfile, &old);
