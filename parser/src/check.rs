@@ -964,6 +964,28 @@ pub fn finalize_proxy(mut px: Px) -> Option<Proxy> {
     Some(px.ir)
 }
 
+/// A finished `defaults` section as the IR shows it (for [`crate::ir::Config::defaults`]):
+/// only the log format is resolved; nothing is cleared by capability, since the section
+/// holds values for every kind of proxy.
+pub fn finalize_defaults(px: Px) -> Proxy {
+    let mut p = px.ir;
+    p.log_format.node = if px.log_http {
+        if px.log_clf {
+            LogFormat::HttpClf
+        } else {
+            LogFormat::Http
+        }
+    } else if px.log_any {
+        LogFormat::Tcp
+    } else {
+        LogFormat::Connect
+    };
+    if !px.log_any {
+        p.log_format.span = Span::builtin();
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
