@@ -66,7 +66,10 @@ fn accepted_corpus_files(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("verdicts.json")).expect("verdicts.json");
     let mut files = Vec::new();
     for rec in text.split("\"file\":").skip(1) {
-        let Some(name) = rec.trim_start().strip_prefix('"').and_then(|r| r.split('"').next())
+        let Some(name) = rec
+            .trim_start()
+            .strip_prefix('"')
+            .and_then(|r| r.split('"').next())
         else {
             continue;
         };
@@ -102,12 +105,22 @@ fn corpus_conversions_load_in_haproxy_26() {
         }
         let (ok, text) = check26(&out, &dir);
         if !ok {
-            failed.push(format!("{f}: haproxy 2.6 -c refused the conversion\n{text}"));
+            failed.push(format!(
+                "{f}: haproxy 2.6 -c refused the conversion\n{text}"
+            ));
         }
     }
     let passed = files.len() - failed.len();
-    println!("corpus: {passed}/{} conversions pass HAProxy 2.6 -c", files.len());
-    assert!(failed.is_empty(), "{passed}/{} passed:\n{}", files.len(), failed.join("\n"));
+    println!(
+        "corpus: {passed}/{} conversions pass HAProxy 2.6 -c",
+        files.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{passed}/{} passed:\n{}",
+        files.len(),
+        failed.join("\n")
+    );
 }
 
 #[test]
@@ -117,7 +130,10 @@ fn reference_config_converts_and_loads() {
     let (code, err) = convert(&repo().join("examples/seed-1.4.cfg"), &out, &repo());
     assert_eq!(code, 0, "{err}");
     // the Unicode spaces are reported while parsing, as by -c
-    assert!(err.contains("[WARNING]") && err.contains("non-breaking"), "{err}");
+    assert!(
+        err.contains("[WARNING]") && err.contains("non-breaking"),
+        "{err}"
+    );
     let text = std::fs::read_to_string(&out).expect("output");
     assert!(!text.contains('\u{a0}'), "no NBSP left");
     for want in [
@@ -131,11 +147,15 @@ fn reference_config_converts_and_loads() {
     }
     // the commented-out line is still there, as a comment
     assert!(
-        text.lines().any(|l| l.trim_start().starts_with('#') && l.contains("default_backend ai_server")),
+        text.lines()
+            .any(|l| l.trim_start().starts_with('#') && l.contains("default_backend ai_server")),
         "{text}"
     );
     let (ok, t) = check26(&out, &repo());
-    assert!(ok, "HAProxy 2.6 refused the reference conversion:\n{t}\n{text}");
+    assert!(
+        ok,
+        "HAProxy 2.6 refused the reference conversion:\n{t}\n{text}"
+    );
 }
 
 /// A 1.4 configuration using every keyword family the converter maps (files it reads are
@@ -158,9 +178,15 @@ fn every_keyword_converts_and_loads() {
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&out).expect("output");
     // what cannot be carried over is reported on stderr, as warnings naming the line
-    for lost in ["'debug' dropped", "'grace 5s' dropped", "'reqpass' dropped", "prefix"] {
+    for lost in [
+        "'debug' dropped",
+        "'grace 5s' dropped",
+        "'reqpass' dropped",
+        "prefix",
+    ] {
         assert!(
-            err.lines().any(|l| l.starts_with("[WARNING]") && l.contains("parsing [") && l.contains(lost)),
+            err.lines()
+                .any(|l| l.starts_with("[WARNING]") && l.contains("parsing [") && l.contains(lost)),
             "no warning about {lost}:\n{err}"
         );
     }
@@ -184,7 +210,10 @@ fn invalid_input_exits_1_and_stdout_output() {
         .expect("run");
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("[ALERT]") && err.contains("unknown keyword 'bogus'"), "{err}");
+    assert!(
+        err.contains("[ALERT]") && err.contains("unknown keyword 'bogus'"),
+        "{err}"
+    );
     assert!(o.stdout.is_empty());
 
     let good = scratch.write("good.cfg", "listen l 127.0.0.1:1\n    contimeout 5000\n");
@@ -195,7 +224,10 @@ fn invalid_input_exits_1_and_stdout_output() {
         .expect("run");
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("listen l\n    bind 127.0.0.1:1\n    timeout connect 5s\n"), "{out}");
+    assert!(
+        out.contains("listen l\n    bind 127.0.0.1:1\n    timeout connect 5s\n"),
+        "{out}"
+    );
 
     let o = Command::new(haproxide_bin())
         .args(["--convert-to", "3.0", "-f"])
@@ -347,7 +379,13 @@ fn server_of(r: &Response) -> String {
     r.header("x-server").unwrap_or("-").to_string()
 }
 
-fn request(addr: SocketAddr, host: &str, path: &str, cookie: Option<&str>, auth: Option<&str>) -> Response {
+fn request(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    cookie: Option<&str>,
+    auth: Option<&str>,
+) -> Response {
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: convert-test\r\n");
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
@@ -390,7 +428,11 @@ fn reference_config_behaves_the_same_under_2_6() {
         // cookie insert: one server for the whole session
         let (s, st) = session(web, "cookie.9ai9.net", "/");
         assert!(st.iter().all(|&c| c == 200), "{name} cookie: {st:?}");
-        assert_eq!(distinct(&s).len(), 1, "{name}: cookie persistence broke: {s:?}");
+        assert_eq!(
+            distinct(&s).len(),
+            1,
+            "{name}: cookie persistence broke: {s:?}"
+        );
         // balance source: one server for one client address
         let (s, _) = session(web, "sourceip.9ai9.net", "/");
         assert_eq!(distinct(&s).len(), 1, "{name}: source hashing moved: {s:?}");
@@ -403,13 +445,22 @@ fn reference_config_behaves_the_same_under_2_6() {
         let sid = first.echo("session").expect("session id");
         let owner = server_of(&first);
         for _ in 0..10 {
-            let r = request(web, "appsession.9ai9.net", &format!("/page;9ai9={sid}"), None, None);
+            let r = request(
+                web,
+                "appsession.9ai9.net",
+                &format!("/page;9ai9={sid}"),
+                None,
+                None,
+            );
             assert_eq!(server_of(&r), owner, "{name}: appsession by URL");
         }
         // no persistence: round robin over both servers
         let (s, _) = session(web, "nosession.9ai9.net", "/");
         assert_eq!(distinct(&s).len(), 2, "{name}: round robin: {s:?}");
-        assert!(s.windows(2).all(|w| w[0] != w[1]), "{name}: alternates: {s:?}");
+        assert!(
+            s.windows(2).all(|w| w[0] != w[1]),
+            "{name}: alternates: {s:?}"
+        );
         // unknown host: no default backend
         let r = request(web, "other.example", "/", None, None);
         let unknown = r.status;
@@ -486,9 +537,17 @@ backend api
 #[test]
 fn rewrites_and_access_rules_behave_the_same_under_2_6() {
     let duo = start_duo(REWRITES, &repo(), &["o1", "o2", "o3"]);
-    assert!(duo.converted.contains("http-request replace-uri"), "{}", duo.converted);
+    assert!(
+        duo.converted.contains("http-request replace-uri"),
+        "{}",
+        duo.converted
+    );
     let cases: &[(&str, &str, &str)] = &[
-        ("GET", "/old/page?x=1", "Host: old.example\r\nX-Secret: s\r\nx-secret: t\r\n"),
+        (
+            "GET",
+            "/old/page?x=1",
+            "Host: old.example\r\nX-Secret: s\r\nx-secret: t\r\n",
+        ),
         ("GET", "/plain", "Host: new.example\r\n"),
         ("GET", "/blocked/x", "Host: a\r\n"),
         ("GET", "/denied", "Host: a\r\n"),
@@ -504,8 +563,16 @@ fn rewrites_and_access_rules_behave_the_same_under_2_6() {
         assert_eq!(a.status, b.status, "{m} {p}: status");
         assert_eq!(seen(&a), seen(&b), "{m} {p}: what the origin saw");
         assert_eq!(a.header("x-resp"), b.header("x-resp"), "{m} {p}: rspadd");
-        assert_eq!(a.header("x-server"), b.header("x-server"), "{m} {p}: rsprep");
-        assert_eq!(a.header("location"), b.header("location"), "{m} {p}: redirect");
+        assert_eq!(
+            a.header("x-server"),
+            b.header("x-server"),
+            "{m} {p}: rsprep"
+        );
+        assert_eq!(
+            a.header("location"),
+            b.header("location"),
+            "{m} {p}: redirect"
+        );
         rows.push(format!("{m} {p} -> {}", a.status));
     }
     println!("rewrites: {rows:?}");
@@ -537,7 +604,11 @@ fn corpus_samples_behave_the_same_under_2_6() {
         for (name, local) in [("haproxide", &duo.ours), ("haproxy-2.6", &duo.theirs)] {
             let (s, st) = session(local.addr("HAProxy"), "shop", path);
             assert!(st.iter().all(|&c| c == 200), "{name} {path}: {st:?}");
-            assert_eq!(distinct(&s).len(), 1, "{name} {path}: cookie persistence: {s:?}");
+            assert_eq!(
+                distinct(&s).len(),
+                1,
+                "{name} {path}: cookie persistence: {s:?}"
+            );
             let r = request(local.addr("HAProxy"), "shop", path, None, None);
             assert_eq!(r.echo("uri").as_deref(), Some(uri), "{name}");
         }
@@ -545,7 +616,11 @@ fn corpus_samples_behave_the_same_under_2_6() {
     drop(duo);
 
     // prefix rewrites chosen by use_backend
-    let duo = start_duo(&read("glickbot__riak-banana__files_haproxy.cfg"), &dir, &["o1"]);
+    let duo = start_duo(
+        &read("glickbot__riak-banana__files_haproxy.cfg"),
+        &dir,
+        &["o1"],
+    );
     for (path, uri) in [
         ("/search/x?q=1", "/internal_solr/x?q=1"),
         ("/search/query/y", "/search/query/y"),
@@ -554,8 +629,16 @@ fn corpus_samples_behave_the_same_under_2_6() {
     ] {
         let a = request(duo.ours.addr("fe"), "h", path, None, None);
         let b = request(duo.theirs.addr("fe"), "h", path, None, None);
-        assert_eq!((a.status, a.echo("uri").as_deref()), (200, Some(uri)), "{path}");
-        assert_eq!((b.status, b.echo("uri").as_deref()), (200, Some(uri)), "{path} (2.6)");
+        assert_eq!(
+            (a.status, a.echo("uri").as_deref()),
+            (200, Some(uri)),
+            "{path}"
+        );
+        assert_eq!(
+            (b.status, b.echo("uri").as_deref()),
+            (200, Some(uri)),
+            "{path} (2.6)"
+        );
     }
     drop(duo);
 
@@ -566,7 +649,13 @@ fn corpus_samples_behave_the_same_under_2_6() {
         &["o1"],
     );
     let a = request(duo.ours.addr("http-in"), "client.example", "/", None, None);
-    let b = request(duo.theirs.addr("http-in"), "client.example", "/", None, None);
+    let b = request(
+        duo.theirs.addr("http-in"),
+        "client.example",
+        "/",
+        None,
+        None,
+    );
     assert_eq!(a.status, b.status);
     let host = |r: &Response| {
         seen(r)

@@ -1024,4 +1024,29 @@ mod tests {
             "rulesets have no runtime role"
         );
     }
+
+    #[test]
+    fn defaults_sections_are_kept_for_the_converter() {
+        let opts = crate::LoadOptions {
+            resolve_names: false,
+            ..crate::LoadOptions::default()
+        };
+        let text = "defaults\n mode http\n option httplog\n timeout client 5s\n\
+                    listen a 127.0.0.1:1\n\
+                    defaults\n timeout connect 2s\n\
+                    listen b 127.0.0.1:2\n";
+        let cfg = crate::load_str("t.cfg", text.as_bytes(), &opts)
+            .config
+            .expect("valid");
+        assert_eq!(cfg.defaults.len(), 2);
+        let (d1, d2) = (&cfg.defaults[0], &cfg.defaults[1]);
+        assert_eq!((d1.span.line, d2.span.line), (1, 6));
+        assert_eq!(d1.log_format.node, LogFormat::Http);
+        assert_eq!(d1.timeouts.client.as_ref().map(|t| t.span.line), Some(4));
+        assert!(
+            d2.timeouts.client.is_none(),
+            "a defaults line starts afresh"
+        );
+        assert_eq!(d2.timeouts.connect.as_deref(), Some(&2000));
+    }
 }

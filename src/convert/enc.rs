@@ -127,7 +127,12 @@ pub fn time(ms: u32) -> String {
     if ms == 0 {
         return "0".to_string();
     }
-    for (unit, div) in [("d", 86_400_000u32), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+    for (unit, div) in [
+        ("d", 86_400_000u32),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
         if ms % div == 0 {
             return format!("{}{unit}", ms / div);
         }
@@ -256,7 +261,10 @@ mod tests {
             trailing_comment("stats auth a:b  #\u{a0}x".as_bytes()).as_deref(),
             Some("# x")
         );
-        assert_eq!(clean_comment("#\u{a0} \u{a0}default_backend x\r"), "#   default_backend x");
+        assert_eq!(
+            clean_comment("#\u{a0} \u{a0}default_backend x\r"),
+            "#   default_backend x"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! else keeps its name. Compare with 1.4 `cfg_parse_global` and 2.6 `cfg_parse_global`.
 
 use super::enc::{self, sword, time};
-use super::{Cx, Out, Sink, SectKind};
+use super::{Cx, Out, SectKind, Sink};
 use parser::ir::{CliLevel, LogAddr, LogTarget, Password, Userlist, FACILITIES, LEVELS};
 use parser::span::Span;
 
@@ -22,9 +22,26 @@ pub(super) fn render(cx: &Cx<'_>, out: &mut Out) {
         }
     }
     let g = &cx.cfg.global;
+    let first_header = ranges
+        .first()
+        .map(|&(f, line, _)| Span::new(cx.src.files[f].name.clone(), line));
     let mut k = Sink::new(cx.src, ranges, out);
+    if let (None, Some(h)) = (&g.maxconn, &first_header) {
+        k.note(
+            h,
+            "1.4's global maxconn defaults to 2000; 2.6 would size it from 'ulimit -n': \
+             written explicitly.",
+        );
+        k.stmt(h, "maxconn 2000");
+    }
     if let Some(v) = &g.chroot {
-        k.stmt(&v.span, format!("chroot {}", enc::word(v.node.as_os_str().as_encoded_bytes())));
+        k.stmt(
+            &v.span,
+            format!(
+                "chroot {}",
+                enc::word(v.node.as_os_str().as_encoded_bytes())
+            ),
+        );
     }
     if let Some(s) = &g.daemon {
         k.stmt(s, "daemon");
@@ -81,7 +98,10 @@ pub(super) fn render(cx: &Cx<'_>, out: &mut Out) {
     if let Some(v) = &g.pidfile {
         k.stmt(
             &v.span,
-            format!("pidfile {}", enc::word(v.node.as_os_str().as_encoded_bytes())),
+            format!(
+                "pidfile {}",
+                enc::word(v.node.as_os_str().as_encoded_bytes())
+            ),
         );
     }
     for (flag, name) in [
@@ -208,11 +228,21 @@ pub(super) fn log_line(t: &LogTarget) -> String {
     let mut s = format!("log {addr} {fac}");
     if t.max_level != 7 || t.min_level != 0 {
         s.push(' ');
-        s.push_str(LEVELS.get(usize::from(t.max_level)).copied().unwrap_or("debug"));
+        s.push_str(
+            LEVELS
+                .get(usize::from(t.max_level))
+                .copied()
+                .unwrap_or("debug"),
+        );
     }
     if t.min_level != 0 {
         s.push(' ');
-        s.push_str(LEVELS.get(usize::from(t.min_level)).copied().unwrap_or("emerg"));
+        s.push_str(
+            LEVELS
+                .get(usize::from(t.min_level))
+                .copied()
+                .unwrap_or("emerg"),
+        );
     }
     s
 }

@@ -100,7 +100,10 @@ pub fn run(args: &Args) -> i32 {
         None => {
             let stdout = std::io::stdout();
             let mut o = stdout.lock();
-            if o.write_all(conv.text.as_bytes()).and_then(|_| o.flush()).is_err() {
+            if o.write_all(conv.text.as_bytes())
+                .and_then(|_| o.flush())
+                .is_err()
+            {
                 return 1;
             }
             0
@@ -173,9 +176,10 @@ fn general_notes(cfg: &Config, out: &mut Out) {
              1.4 sent HTTP/1.0 pages and closed the connection.",
         );
     }
-    let tunnel = cfg.proxies.iter().any(|p| {
-        http(p) && p.kind.has_fe() && proxy::conn_mode(&p.options) == proxy::Conn::Tunnel
-    });
+    let tunnel = cfg
+        .proxies
+        .iter()
+        .any(|p| http(p) && p.kind.has_fe() && proxy::conn_mode(&p.options) == proxy::Conn::Tunnel);
     if tunnel {
         out.general(
             "HTTP proxies without 'option httpclose', 'http-server-close' or 'forceclose': \
@@ -414,11 +418,7 @@ impl<'a> Sink<'a> {
     pub fn loss(&mut self, span: &Span, text: impl Into<String>) {
         let text = text.into();
         if self.owns(span) {
-            let dup = self
-                .out
-                .losses
-                .iter()
-                .any(|(s, t)| s == span && *t == text);
+            let dup = self.out.losses.iter().any(|(s, t)| s == span && *t == text);
             if !dup {
                 self.out.losses.push((span.clone(), text.clone()));
             }
@@ -496,11 +496,7 @@ fn assemble(cx: &Cx<'_>, out: &Out) -> String {
                 text.push('\n');
                 continue;
             }
-            let items = out
-                .items
-                .get(&(fi, line.num))
-                .cloned()
-                .unwrap_or_default();
+            let items = out.items.get(&(fi, line.num)).cloned().unwrap_or_default();
             let is_header = sect.is_some_and(|s| s.start == line.num);
             let ruleset = sect.is_some_and(|s| s.kind == SectKind::Ruleset);
             let comment = enc::trailing_comment(raw);

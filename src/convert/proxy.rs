@@ -58,11 +58,7 @@ pub(super) fn render_proxy(cx: &Cx<'_>, out: &mut Out, idx: usize, p: &Proxy) {
 /// The `defaults` section in effect for `p`: the last one declared before its header.
 fn defaults_of<'a>(cx: &Cx<'a>, p: &Proxy) -> Option<&'a Proxy> {
     let at = cx.src.order(&p.span);
-    cx.cfg
-        .defaults
-        .iter()
-        .filter(|d| cx.src.order(&d.span) < at)
-        .next_back()
+    cx.cfg.defaults.iter().rfind(|d| cx.src.order(&d.span) < at)
 }
 
 fn render_common(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>) {
@@ -77,6 +73,7 @@ fn render_common(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>) {
         k.stmt(&v.span, format!("description {}", sword(&v.node)));
     }
     mode(cx, k, p, role);
+    default_maxconn(k, p, role);
     for (v, name) in [
         (&p.maxconn, "maxconn"),
         (&p.backlog, "backlog"),
@@ -177,6 +174,25 @@ fn binds(k: &mut Sink<'_>, p: &Proxy) {
     }
 }
 
+/// 1.4 limits a frontend to 2000 connections (or `-N`) when nothing is set; 2.6 to the
+/// global maxconn. The limit is written in each `defaults` section, and in the frontends no
+/// `defaults` section covers.
+fn default_maxconn(k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>) {
+    let Some(m) = &p.maxconn else { return };
+    if m.span.line != 0 || !(role.is_defaults || (p.kind.has_fe() && role.defaults.is_none())) {
+        return;
+    }
+    k.note(
+        &p.span,
+        format!(
+            "1.4 limits each frontend to {} connections unless 'maxconn' says otherwise; 2.6 \
+             would use the global maxconn: written explicitly.",
+            m.node
+        ),
+    );
+    k.stmt(&p.span, format!("maxconn {}", m.node));
+}
+
 /// `mode`: `health` no longer exists in 2.6; an HTTP proxy answering 200 is the closest.
 fn mode(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>) {
     let span = &p.mode.span;
@@ -191,7 +207,11 @@ fn mode(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>) {
             k.loss(span, text);
             k.stmt(span, "mode http");
             if !role.is_defaults && p.kind.has_fe() {
-                let at = if k.owns(span) { span.clone() } else { p.span.clone() };
+                let at = if k.owns(span) {
+                    span.clone()
+                } else {
+                    p.span.clone()
+                };
                 k.stmt(
                     &at,
                     "http-request return status 200 content-type text/plain string \"OK\"",
@@ -224,8 +244,14 @@ fn timeouts(k: &mut Sink<'_>, p: &Proxy) {
 fn plain_options(o: &Options) -> Vec<(&Flag, &'static str)> {
     vec![
         (&o.abortonclose, "abortonclose"),
-        (&o.accept_invalid_http_request, "accept-invalid-http-request"),
-        (&o.accept_invalid_http_response, "accept-invalid-http-response"),
+        (
+            &o.accept_invalid_http_request,
+            "accept-invalid-http-request",
+        ),
+        (
+            &o.accept_invalid_http_response,
+            "accept-invalid-http-response",
+        ),
         (&o.allbackups, "allbackups"),
         (&o.checkcache, "checkcache"),
         (&o.contstats, "contstats"),
@@ -380,7 +406,10 @@ fn options(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>) {
             w.len() >= 3
                 && w[0] == b"no"
                 && w[1] == b"option"
-                && matches!(w[2].as_slice(), b"httpclose" | b"forceclose" | b"http-server-close")
+                && matches!(
+                    w[2].as_slice(),
+                    b"httpclose" | b"forceclose" | b"http-server-close"
+                )
         });
         if inherited_opt != want && want.is_some() && !has_no_line {
             k.note(
@@ -585,7 +614,9 @@ fn servers(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
         let mut name = s.name.clone();
         if used.contains(&name) {
             let mut n = 2;
-            while used.contains(&format!("{}_{n}", s.name)) || names.contains(format!("{}_{n}", s.name).as_str()) {
+            while used.contains(&format!("{}_{n}", s.name))
+                || names.contains(format!("{}_{n}", s.name).as_str())
+            {
                 n += 1;
             }
             name = format!("{}_{n}", s.name);
@@ -602,7 +633,9 @@ fn servers(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
         used.insert(name.clone());
         let mut line = format!("server {} {}", sword(&name), server_addr(&s.addr));
         // the parser numbers every server; only an `id` written on the line is kept
-        if let Some(id) = s.id.filter(|_| k.src.words(&sv.span).iter().any(|w| w == b"id")) {
+        if let Some(id) =
+            s.id.filter(|_| k.src.words(&sv.span).iter().any(|w| w == b"id"))
+        {
             line.push_str(&format!(" id {id}"));
         }
         match &s.cookie {
@@ -633,7 +666,10 @@ fn servers(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
             line.push_str(&format!(" fall {}", s.fall));
         }
         // the parser fills the check port from the address; write it only when it differs
-        if let Some(pt) = s.check_port.filter(|pt| s.addr.port != ServerPort::Fixed(*pt)) {
+        if let Some(pt) = s
+            .check_port
+            .filter(|pt| s.addr.port != ServerPort::Fixed(*pt))
+        {
             line.push_str(&format!(" port {pt}"));
         }
         if let Some(a) = s.check_addr {
@@ -719,7 +755,11 @@ fn errors(k: &mut Sink<'_>, p: &Proxy) {
                 }
             }
             ErrorBody::Location { code, url } => {
-                let kw = if *code == 303 { "errorloc303" } else { "errorloc302" };
+                let kw = if *code == 303 {
+                    "errorloc303"
+                } else {
+                    "errorloc302"
+                };
                 k.stmt(&e.span, format!("{kw} {} {}", e.node.status, sword(url)));
             }
         }
@@ -740,7 +780,11 @@ fn captures(k: &mut Sink<'_>, p: &Proxy) {
         for c in list {
             k.stmt(
                 &c.span,
-                format!("capture {dir} header {} len {}", sword(&c.node.name), c.node.len),
+                format!(
+                    "capture {dir} header {} len {}",
+                    sword(&c.node.name),
+                    c.node.len
+                ),
             );
         }
     }
@@ -778,7 +822,12 @@ fn checks(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
             } else if ver == "HTTP/1.0" {
                 format!("option httpchk {} {}", sword(method), sword(uri))
             } else {
-                format!("option httpchk {} {} {}", sword(method), sword(uri), sword(ver))
+                format!(
+                    "option httpchk {} {} {}",
+                    sword(method),
+                    sword(uri),
+                    sword(ver)
+                )
             };
             k.stmt(&c.span, line);
             if !extra.is_empty() {
@@ -811,7 +860,10 @@ fn checks(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
             if verb == "HELO" && domain == "localhost" {
                 k.stmt(&c.span, "option smtpchk");
             } else {
-                k.stmt(&c.span, format!("option smtpchk {} {}", sword(verb), sword(domain)));
+                k.stmt(
+                    &c.span,
+                    format!("option smtpchk {} {}", sword(verb), sword(domain)),
+                );
             }
         }
         CheckKind::Mysql { user } => match user {
@@ -846,7 +898,10 @@ fn checks(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
                 match pat.map(|w| super::regex::to_pcre(w)) {
                     Some(Ok(re)) => format!("http-check expect {neg}{kw} {}", sword(&re)),
                     _ => {
-                        k.loss(&e.span, "'http-check expect' regex could not be read again.");
+                        k.loss(
+                            &e.span,
+                            "'http-check expect' regex could not be read again.",
+                        );
                         return;
                     }
                 }
@@ -975,7 +1030,13 @@ fn stats_line(
         b"auth" => {
             for a in &st.auth {
                 if same_line(&a.span, span) {
-                    k.stmt(span, format!("stats auth {}", sword(&format!("{}:{}", a.node.0, a.node.1))));
+                    k.stmt(
+                        span,
+                        format!(
+                            "stats auth {}",
+                            sword(&format!("{}:{}", a.node.0, a.node.1))
+                        ),
+                    );
                 }
             }
         }
@@ -1069,7 +1130,10 @@ mod tests {
     #[test]
     fn binds_and_sources() {
         assert_eq!(bind_addr(None, 80, 80), "*:80");
-        assert_eq!(bind_addr(Some("::1".parse().expect("ip")), 80, 81), "[::1]:80-81");
+        assert_eq!(
+            bind_addr(Some("::1".parse().expect("ip")), 80, 81),
+            "[::1]:80-81"
+        );
         let s = Source {
             addr: "0.0.0.0".parse().expect("ip"),
             port_lo: 0,
@@ -1080,7 +1144,10 @@ mod tests {
             }),
             interface: Some("eth0".into()),
         };
-        assert_eq!(source(&s), "0.0.0.0 usesrc hdr_ip(x-forwarded-for,-1) interface eth0");
+        assert_eq!(
+            source(&s),
+            "0.0.0.0 usesrc hdr_ip(x-forwarded-for,-1) interface eth0"
+        );
     }
 
     #[test]

@@ -126,7 +126,8 @@ impl P<'_> {
                         Some(b'[') if matches!(self.s.get(j + 1), Some(b':' | b'.' | b'=')) => {
                             let kind = self.s[j + 1];
                             let mut k = j + 2;
-                            while k + 1 < self.s.len() && !(self.s[k] == kind && self.s[k + 1] == b']')
+                            while k + 1 < self.s.len()
+                                && !(self.s[k] == kind && self.s[k + 1] == b']')
                             {
                                 k += 1;
                             }
@@ -489,7 +490,8 @@ pub fn split_header(src: &[u8]) -> Option<HeaderSplit> {
         .map(|f| f.unwrap_or(GroupFate::Outside))
         .collect();
     let any_value = rest.is_empty()
-        || (rest.len() == 1 && matches!(&rest[0], Node::Repeat(n, q) if **n == Node::Any && q == "*"))
+        || (rest.len() == 1
+            && matches!(&rest[0], Node::Repeat(n, q) if **n == Node::Any && q == "*"))
         || (rest.len() == 2
             && matches!(&rest[0], Node::Repeat(n, q) if **n == Node::Any && q == "*")
             && rest[1] == Node::End);
@@ -718,7 +720,9 @@ pub fn any_method(nodes: &[Node]) -> bool {
 
 /// Count of groups, for callers that check references.
 pub fn groups_in(src: &[u8]) -> usize {
-    parse(src).map(|e| e.alts.iter().map(|a| count_groups(a)).sum()).unwrap_or(0)
+    parse(src)
+        .map(|e| e.alts.iter().map(|a| count_groups(a)).sum())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -727,7 +731,10 @@ mod tests {
 
     #[test]
     fn posix_to_pcre() {
-        assert_eq!(to_pcre(b"^(cookie.9ai9.net)").unwrap(), "^(cookie.9ai9.net)");
+        assert_eq!(
+            to_pcre(b"^(cookie.9ai9.net)").unwrap(),
+            "^(cookie.9ai9.net)"
+        );
         assert_eq!(to_pcre(b"/*.(css|jpg)$").unwrap(), "/*.(css|jpg)$");
         // a backslash is literal inside POSIX brackets
         assert_eq!(to_pcre(b"[\\.]x").unwrap(), "[\\\\.]x");

@@ -140,7 +140,8 @@ fn patterns(e: &AclExpr, ws: &[Vec<u8>]) -> Result<String, String> {
         }
         flags = false;
         if regex {
-            let re = regex::to_pcre(w).map_err(|e| format!("regex '{}': {e}", String::from_utf8_lossy(w)))?;
+            let re = regex::to_pcre(w)
+                .map_err(|e| format!("regex '{}': {e}", String::from_utf8_lossy(w)))?;
             out.push(enc::sword(&re));
         } else {
             out.push(enc::word(w));
@@ -279,7 +280,10 @@ fn cond_terms(cx: &Cx<'_>, p: &Proxy, c: &Condition, span: &Span) -> Vec<Vec<Str
         let mut atoms = Vec::new();
         for a in t {
             let base = match &a.acl {
-                AclRef::Named(i) => p.acls.get(*i).map_or_else(|| "FALSE".to_string(), |d| sword(&d.name)),
+                AclRef::Named(i) => p
+                    .acls
+                    .get(*i)
+                    .map_or_else(|| "FALSE".to_string(), |d| sword(&d.name)),
                 AclRef::Anonymous(e) => {
                     let inner = groups.get(anon).cloned().unwrap_or_default();
                     anon += 1;
@@ -382,7 +386,11 @@ fn place(k: &mut Sink<'_>, mut entries: Vec<Entry>, header: &Span, note: &str) {
         .all(|w| key(w[0]) <= key(w[1]));
     if in_order {
         for e in entries {
-            let at = if e.own { e.span.clone() } else { header.clone() };
+            let at = if e.own {
+                e.span.clone()
+            } else {
+                header.clone()
+            };
             for it in e.items {
                 push(k, &at, it);
             }
@@ -451,12 +459,17 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
             if p.mode.node == Mode::Tcp {
                 items.push(Item::Stmt(format!("tcp-request connection reject {cond}")));
             } else {
-                items.push(Item::Stmt(format!("http-request set-log-level silent {cond}")));
+                items.push(Item::Stmt(format!(
+                    "http-request set-log-level silent {cond}"
+                )));
                 items.push(Item::Stmt(format!("http-request return status 200 {cond}")));
             }
             for n in p.monitor_net.iter().skip(1) {
                 if k.owns(&n.span) {
-                    k.note(&n.span, format!("merged into the rule at line {}.", span.line));
+                    k.note(
+                        &n.span,
+                        format!("merged into the rule at line {}.", span.line),
+                    );
                 }
             }
             entries.push(Entry {
@@ -520,7 +533,11 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
                     if let Some(r) = realm {
                         a.push_str(&format!(" realm {}", sword(r)));
                     }
-                    finals.push((r.span.clone(), own, format!("{a} if {{ var({var}) -m str {tag} }}")));
+                    finals.push((
+                        r.span.clone(),
+                        own,
+                        format!("{a} if {{ var({var}) -m str {tag} }}"),
+                    ));
                 }
             }
             items
@@ -535,11 +552,11 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
         });
     }
     // phase 3: req* filters
-    let guard = cx
-        .cfg
-        .proxies
-        .iter()
-        .any(|q| q.req_filters.iter().any(|f| f.node.action == FilterAction::Allow));
+    let guard = cx.cfg.proxies.iter().any(|q| {
+        q.req_filters
+            .iter()
+            .any(|f| f.node.action == FilterAction::Allow)
+    });
     let mut setbe = false;
     for f in &p.req_filters {
         let own = k.owns(&f.span);
@@ -589,7 +606,10 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
     place(k, entries, &p.span, REQ_ORDER_NOTE);
 
     if let Some(t) = &p.tcp_inspect_delay {
-        k.stmt(&t.span, format!("tcp-request inspect-delay {}", time(t.node)));
+        k.stmt(
+            &t.span,
+            format!("tcp-request inspect-delay {}", time(t.node)),
+        );
     }
     for r in &p.tcp_request {
         let action = if r.node.accept { "accept" } else { "reject" };
@@ -620,7 +640,10 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
     }
     for u in &p.use_backends {
         let c = cond_text(cx, p, &u.node.cond, &u.span);
-        k.stmt(&u.span, format!("use_backend {} {c}", sword(&u.node.backend)));
+        k.stmt(
+            &u.span,
+            format!("use_backend {} {c}", sword(&u.node.backend)),
+        );
     }
     if let Some(d) = &p.default_backend {
         k.stmt(&d.span, format!("default_backend {}", sword(&d.node)));
@@ -658,7 +681,11 @@ fn add_header(rule: &str, line: &[u8]) -> Result<String, String> {
         return Err(format!(
             "'{}' line without a ':' cannot become a 2.6 header (2.6 adds name/value \
              pairs): {}",
-            if rule == "http-request" { "reqadd" } else { "rspadd" },
+            if rule == "http-request" {
+                "reqadd"
+            } else {
+                "rspadd"
+            },
             String::from_utf8_lossy(line)
         ));
     };
@@ -690,9 +717,8 @@ enum Shape {
 fn shape(re: &[u8]) -> Shape {
     if let Some(h) = regex::split_header(re) {
         // `^GET` is a method, not the name of a header
-        let method_like = h.name_prefix
-            && h.name.bytes().all(|c| c.is_ascii_uppercase())
-            && !h.name.is_empty();
+        let method_like =
+            h.name_prefix && h.name.bytes().all(|c| c.is_ascii_uppercase()) && !h.name.is_empty();
         if !method_like {
             return Shape::Header(h);
         }
@@ -817,10 +843,21 @@ fn filter(
     let words = cx.src.words(&f.span);
     let re_src = words.get(1).cloned().unwrap_or_default();
     let kw = kw_of(&f.node, resp);
-    let rule = if resp { "http-response" } else { "http-request" };
+    let rule = if resp {
+        "http-response"
+    } else {
+        "http-request"
+    };
     let cond = opt_cond_dnf(cx, p, f.node.cond.as_ref(), &f.span);
-    let fail = |why: String| format!("'{kw}' not carried over: {why}. Was: {}", super::words_lossy(words));
-    let mut items = vec![Item::Note(format!("'{kw}' was removed in 2.1 (header rewriting by regex on whole lines):"))];
+    let fail = |why: String| {
+        format!(
+            "'{kw}' not carried over: {why}. Was: {}",
+            super::words_lossy(words)
+        )
+    };
+    let mut items = vec![Item::Note(format!(
+        "'{kw}' was removed in 2.1 (header rewriting by regex on whole lines):"
+    ))];
     let allow_guard = Dnf::atom(format!("!{{ var({ALLOW_VAR}) -m bool }}"));
     match &f.node.action {
         FilterAction::Replace(repl) => {
@@ -840,7 +877,8 @@ fn filter(
                     )));
                 }
                 Shape::Line if !resp => {
-                    let (stmt, mcond) = request_line_repl(&re_src, &repl, f.node.icase).map_err(&fail)?;
+                    let (stmt, mcond) =
+                        request_line_repl(&re_src, &repl, f.node.icase).map_err(&fail)?;
                     items.push(Item::Stmt(with_cond(&stmt, &cond.and(&mcond))));
                 }
                 _ => {
@@ -874,7 +912,11 @@ fn filter(
                     items.push(Item::Stmt(with_cond(&stmt, &cond.and(&m))));
                 }
             }
-            _ if re_src.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_') && !re_src.is_empty() => {
+            _ if re_src
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+                && !re_src.is_empty() =>
+            {
                 // an unanchored word: 1.4 deleted every header line containing it
                 items.push(Item::Note(format!(
                     "1.4 deleted every header line containing '{}' (name or value, case \
@@ -896,7 +938,10 @@ fn filter(
                 super::words_lossy(words)
             ))
         }
-        FilterAction::Deny | FilterAction::Tarpit | FilterAction::Allow | FilterAction::SetBackend(_) => {
+        FilterAction::Deny
+        | FilterAction::Tarpit
+        | FilterAction::Allow
+        | FilterAction::SetBackend(_) => {
             let (m, pre, note) = match_atoms(&re_src, f.node.icase, resp).map_err(&fail)?;
             if let Some(n) = note {
                 items.push(Item::Note(n));
@@ -983,7 +1028,10 @@ fn header_value_repl(h: &regex::HeaderSplit, repl: &Repl) -> Result<Vec<u8>, Str
             _ => return Err("the replacement does not start with the header name".into()),
         },
         Some(ReplPart::Lit(b)) => {
-            let colon = b.iter().position(|&c| c == b':').ok_or("the replacement is not a header line")?;
+            let colon = b
+                .iter()
+                .position(|&c| c == b':')
+                .ok_or("the replacement is not a header line")?;
             let new_name = String::from_utf8_lossy(&b[..colon]).to_ascii_lowercase();
             if new_name != name_lc {
                 return Err(format!(
@@ -1010,7 +1058,8 @@ fn header_value_repl(h: &regex::HeaderSplit, repl: &Repl) -> Result<Vec<u8>, Str
 /// A request-line `reqrep` as `replace-uri`: the method and version must come out as they
 /// went in. Returns the statement and the condition on the method it implies.
 fn request_line_repl(re_src: &[u8], repl: &Repl, icase: bool) -> Result<(String, Dnf), String> {
-    let l = regex::split_request_line(re_src).ok_or("the regex does not split into method, URI and version")?;
+    let l = regex::split_request_line(re_src)
+        .ok_or("the regex does not split into method, URI and version")?;
     let rparts = repl.split_spaces();
     let nparts = if l.version.is_some() { 3 } else { 2 };
     if rparts.len() != nparts {
@@ -1044,7 +1093,10 @@ fn request_line_repl(re_src: &[u8], repl: &Repl, icase: bool) -> Result<(String,
         Dnf::atom(format!("{{ method {} }}", enc::word(&m)))
     } else {
         let inner = regex::nodes_pcre(&l.method, &|_| None);
-        Dnf::atom(format!("{{ method -m reg {} }}", sword(&format!("^{inner}$"))))
+        Dnf::atom(format!(
+            "{{ method -m reg {} }}",
+            sword(&format!("^{inner}$"))
+        ))
     };
     let re = pcre(&l.uri, icase);
     Ok((
@@ -1136,7 +1188,7 @@ fn stick_table(t: &StickTable) -> String {
     let ty = match t.key {
         StickKey::Ip => "ip".to_string(),
         StickKey::Integer => "integer".to_string(),
-        StickKey::String { len } if len == 32 => "string".to_string(),
+        StickKey::String { len: 32 } => "string".to_string(),
         StickKey::String { len } => format!("string len {len}"),
     };
     let mut s = format!("stick-table type {ty} size {}", size(t.size));
@@ -1199,9 +1251,15 @@ pub(super) fn persistence(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<
             k.stmt(&r.span, format!("persist rdp-cookie({})", sword(&r.node)));
         }
     }
-    for (list, kw) in [(&p.force_persist, "force-persist"), (&p.ignore_persist, "ignore-persist")] {
+    for (list, kw) in [
+        (&p.force_persist, "force-persist"),
+        (&p.ignore_persist, "ignore-persist"),
+    ] {
         for c in list {
-            k.stmt(&c.span, format!("{kw} {}", cond_text(cx, p, &c.node, &c.span)));
+            k.stmt(
+                &c.span,
+                format!("{kw} {}", cond_text(cx, p, &c.node, &c.span)),
+            );
         }
     }
     if let Some(t) = &p.stick_table {
@@ -1247,7 +1305,11 @@ fn appsession(k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>, a: &Spanned<AppSessi
              limit; this one holds 100k sessions.",
             v.len,
             v.cookie,
-            if v.request_learn { " (and learnt from it: request-learn)" } else { "" },
+            if v.request_learn {
+                " (and learnt from it: request-learn)"
+            } else {
+                ""
+            },
             match v.mode {
                 AppSessionMode::PathParameters => "path parameter (';name=value')",
                 AppSessionMode::QueryString => "query string ('?name=value')",
@@ -1291,5 +1353,8 @@ fn appsession(k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>, a: &Spanned<AppSessi
         AppSessionMode::QueryString => format!("url_param({name})"),
     };
     k.stmt(&a.span, format!("stick match {url}{table}"));
-    k.stmt(&a.span, format!("stick store-response res.cook({name}){table}"));
+    k.stmt(
+        &a.span,
+        format!("stick store-response res.cook({name}){table}"),
+    );
 }

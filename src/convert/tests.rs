@@ -16,7 +16,9 @@ fn conv(text: &str) -> String {
     }
 }
 
-/// The statements of the section whose header line is `header` (comments left out).
+/// The statements of the section whose header line is `header` (comments left out, and the
+/// `maxconn 2000` that writes 1.4's default limit, which [`default_limits_are_written`]
+/// checks).
 fn section(out: &str, header: &str) -> Vec<String> {
     let mut lines = out.lines();
     let mut found = false;
@@ -30,7 +32,7 @@ fn section(out: &str, header: &str) -> Vec<String> {
     lines
         .take_while(|l| l.starts_with(' ') || l.starts_with('#') || l.is_empty())
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != "maxconn 2000")
         .map(str::to_string)
         .collect()
 }
@@ -59,7 +61,11 @@ fn old_timeouts_become_timeout_lines() {
     let out = conv("defaults\n    contimeout 5000\n    clitimeout 30s\n    srvtimeout 1m\n");
     assert_eq!(
         section(&out, "defaults"),
-        ["timeout connect 5s", "timeout client 30s", "timeout server 1m"]
+        [
+            "timeout connect 5s",
+            "timeout client 30s",
+            "timeout server 1m"
+        ]
     );
 }
 
@@ -114,13 +120,18 @@ fn appsession_becomes_a_stick_table() {
         "    appsession JSESSIONID len 52 timeout 3h mode query-string\n    server a 127.0.0.1:80\n",
     ));
     let be = section(&out, "backend be");
-    assert!(be.contains(&"stick match req.cook(JSESSIONID)".to_string()), "{be:?}");
+    assert!(
+        be.contains(&"stick match req.cook(JSESSIONID)".to_string()),
+        "{be:?}"
+    );
     assert!(be.contains(&"stick match url_param(JSESSIONID)".to_string()));
     // prefix cannot be carried over
     let c = convert_str(
         "t.cfg",
-        backend("    appsession ASPSESSIONID len 24 timeout 1h prefix\n    server a 127.0.0.1:80\n")
-            .as_bytes(),
+        backend(
+            "    appsession ASPSESSIONID len 24 timeout 1h prefix\n    server a 127.0.0.1:80\n",
+        )
+        .as_bytes(),
     )
     .unwrap();
     assert!(c.losses.iter().any(|(_, t)| t.contains("prefix")));
@@ -135,7 +146,9 @@ fn request_line_reqrep_becomes_replace_uri() {
         section(&out, "backend be")[1],
         "http-request replace-uri \"^/shop/prod/([^ ]*)\" /\\1"
     );
-    let out = conv(&backend("    reqirep ^([^\\ :]*)\\ /search[/]?(.*) \\1\\ /solr/\\2\n"));
+    let out = conv(&backend(
+        "    reqirep ^([^\\ :]*)\\ /search[/]?(.*) \\1\\ /solr/\\2\n",
+    ));
     assert_eq!(
         section(&out, "backend be")[1],
         "http-request replace-uri (?i)^/search[/]?(.*) /solr/\\1"
@@ -147,13 +160,22 @@ fn request_line_reqrep_becomes_replace_uri() {
         "http-request replace-uri ^/a(.*) /b\\1 if { method GET }"
     );
     // changing the method is not carried over
-    let c = convert_str("t.cfg", backend("    reqrep ^GET\\ (.*) POST\\ \\1\n").as_bytes()).unwrap();
-    assert!(c.losses.iter().any(|(_, t)| t.contains("changes the method")));
+    let c = convert_str(
+        "t.cfg",
+        backend("    reqrep ^GET\\ (.*) POST\\ \\1\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(c
+        .losses
+        .iter()
+        .any(|(_, t)| t.contains("changes the method")));
 }
 
 #[test]
 fn header_reqrep_becomes_replace_header() {
-    let out = conv(&backend("    reqirep ^Host:\\ shop.example.com Host:\\ www.example.com\n"));
+    let out = conv(&backend(
+        "    reqirep ^Host:\\ shop.example.com Host:\\ www.example.com\n",
+    ));
     assert_eq!(
         section(&out, "backend be")[1],
         "http-request replace-header Host (?i)^shop.example.com www.example.com"
@@ -172,7 +194,11 @@ fn header_reqrep_becomes_replace_header() {
         "http-response replace-header Set-Cookie ^(.*\\ path=)([^\\ ]+)(.*)$ \\1/shop\\2\\3"
     );
     // a rename is reported, not guessed
-    let c = convert_str("t.cfg", backend("    reqrep ^X-A:\\ (.*) X-B:\\ \\1\n").as_bytes()).unwrap();
+    let c = convert_str(
+        "t.cfg",
+        backend("    reqrep ^X-A:\\ (.*) X-B:\\ \\1\n").as_bytes(),
+    )
+    .unwrap();
     assert!(c.losses.iter().any(|(_, t)| t.contains("renames header")));
     // `%` is literal in 1.4, a log-format character in 2.6
     let out = conv(&backend("    reqrep ^X-A:\\ .* X-A:\\ 100%\n"));
@@ -216,9 +242,13 @@ fn verdict_filters() {
         "{FE}    reqdeny ^User-Agent:\\ .*curl\n    reqideny ^GET\\ /admin\n    reqtarpit ^X-Bot:\n    reqsetbe ^Host:\\ two two\n    default_backend be\nbackend be\n    mode http\nbackend two\n    mode http\n"
     ));
     let fe = section(&out, "frontend fe");
-    assert!(fe.contains(&"http-request deny if { req.fhdr(User-Agent) -m reg ^.*curl }".to_string()), "{fe:?}");
+    assert!(
+        fe.contains(&"http-request deny if { req.fhdr(User-Agent) -m reg ^.*curl }".to_string()),
+        "{fe:?}"
+    );
     assert!(fe.contains(
-        &"http-request set-var-fmt(txn.hx_reqline) \"%[method] %[url] HTTP/%[req.ver]\"".to_string()
+        &"http-request set-var-fmt(txn.hx_reqline) \"%[method] %[url] HTTP/%[req.ver]\""
+            .to_string()
     ));
     assert!(fe.contains(
         &"http-request deny if { var(txn.hx_reqline) -m reg -i \"^GET /admin\" }".to_string()
@@ -228,14 +258,18 @@ fn verdict_filters() {
         &"http-request set-var(txn.hx_setbe) str(two) if { req.fhdr(Host) -m reg ^two } !{ var(txn.hx_setbe) -m found }"
             .to_string()
     ));
-    let ub = fe.iter().position(|l| l.starts_with("use_backend %[var(txn.hx_setbe)]"));
+    let ub = fe
+        .iter()
+        .position(|l| l.starts_with("use_backend %[var(txn.hx_setbe)]"));
     let db = fe.iter().position(|l| l.starts_with("default_backend"));
     assert!(ub.is_some() && ub < db, "{fe:?}");
 }
 
 #[test]
 fn reqallow_guards_later_verdicts() {
-    let out = conv(&backend("    reqallow ^X-Trusted:\\ yes\n    reqdeny ^X-Evil:\n"));
+    let out = conv(&backend(
+        "    reqallow ^X-Trusted:\\ yes\n    reqdeny ^X-Evil:\n",
+    ));
     let be = section(&out, "backend be");
     assert_eq!(
         be[1],
@@ -257,7 +291,9 @@ fn block_becomes_http_request_deny() {
 #[test]
 fn rules_follow_1_4_order() {
     // reqadd written before reqrep: 1.4 still runs the filter first
-    let out = conv(&backend("    reqadd X-A:\\ 1\n    reqrep ^X-B:\\ (.*) X-B:\\ b\\1\n"));
+    let out = conv(&backend(
+        "    reqadd X-A:\\ 1\n    reqrep ^X-B:\\ (.*) X-B:\\ b\\1\n",
+    ));
     let be = section(&out, "backend be");
     assert_eq!(be[1], "http-request replace-header X-B ^(.*) b\\1");
     assert_eq!(be[2], "http-request add-header X-A 1");
@@ -280,7 +316,9 @@ fn http_request_allow_with_filters_uses_a_variable() {
         ]
     );
     // without later rules, the 1.4 lines are kept as they are
-    let out = conv(&backend("    http-request auth realm Admin\\ area unless { src 10.0.0.0/8 }\n"));
+    let out = conv(&backend(
+        "    http-request auth realm Admin\\ area unless { src 10.0.0.0/8 }\n",
+    ));
     assert_eq!(
         section(&out, "backend be")[1],
         "http-request auth realm \"Admin area\" unless { src 10.0.0.0/8 }"
@@ -304,7 +342,9 @@ fn connection_modes() {
     assert_eq!(section(&out, "frontend fe")[2], "option httpclose");
     assert!(notes(&out).contains("'option forceclose' was removed in 2.0"));
     // httpclose + http-server-close is forceclose in 1.4: only httpclose is written
-    let out = conv(&format!("{FE}    option http-server-close\n    option httpclose\n"));
+    let out = conv(&format!(
+        "{FE}    option http-server-close\n    option httpclose\n"
+    ));
     let fe = section(&out, "frontend fe");
     assert_eq!(&fe[2..], ["option httpclose"]);
     // `no option` cancels a defaults setting
@@ -344,7 +384,9 @@ fn monitor_net_becomes_rules() {
         "tcp-request connection reject if { src 192.168.0.0/16 }"
     );
     // from defaults: written in the inheriting frontend
-    let out = conv(&format!("defaults\n    mode http\n    monitor-net 10.0.0.1\n{FE}"));
+    let out = conv(&format!(
+        "defaults\n    mode http\n    monitor-net 10.0.0.1\n{FE}"
+    ));
     assert!(section(&out, "defaults").len() == 1);
     assert!(section(&out, "frontend fe")
         .contains(&"http-request return status 200 if { src 10.0.0.1 }".to_string()));
@@ -374,9 +416,13 @@ fn mode_health_and_http_proxy() {
 
 #[test]
 fn nbsp_indentation_and_comments_are_carried_over() {
-    let src = "# top comment\nglobal\n\u{a0}\u{a0}maxconn\u{a0}10   # ten\n\n#\u{a0}old line\n\tdaemon\n";
+    let src =
+        "# top comment\nglobal\n\u{a0}\u{a0}maxconn\u{a0}10   # ten\n\n#\u{a0}old line\n\tdaemon\n";
     let out = conv(src);
-    assert!(out.contains("\n# top comment\nglobal\n    maxconn 10  # ten\n\n# old line\n    daemon\n"), "{out}");
+    assert!(
+        out.contains("\n# top comment\nglobal\n    maxconn 10  # ten\n\n# old line\n    daemon\n"),
+        "{out}"
+    );
     assert!(!out.contains('\u{a0}'));
 }
 
@@ -424,7 +470,11 @@ fn realms_and_quotes() {
     );
     assert_eq!(
         &section(&out, "listen s")[2..],
-        ["stats enable", "stats realm \"9ai9.net Qhappy\"", "stats auth a:b"]
+        [
+            "stats enable",
+            "stats realm \"9ai9.net Qhappy\"",
+            "stats auth a:b"
+        ]
     );
     assert_eq!(section(&out, "listen x")[2], "stats realm L\\'broker");
 }
@@ -506,8 +556,15 @@ fn invalid_input_is_refused() {
 
 #[test]
 fn grace_and_bind_process_are_reported() {
-    let c = convert_str("t.cfg", format!("{FE}    grace 5s\n    bind-process 1\n").as_bytes()).unwrap();
-    assert!(c.losses.iter().any(|(s, t)| s.line == 4 && t.contains("'grace 5s' dropped")));
+    let c = convert_str(
+        "t.cfg",
+        format!("{FE}    grace 5s\n    bind-process 1\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(c
+        .losses
+        .iter()
+        .any(|(s, t)| s.line == 4 && t.contains("'grace 5s' dropped")));
     assert!(notes(&c.text).contains("'bind-process' dropped"));
 }
 
@@ -533,4 +590,36 @@ fn general_notes_at_the_top() {
     let head = head.join(" ");
     assert!(head.contains("lower case"), "{head}");
     assert!(head.contains("tunnelled"), "{head}");
+}
+
+#[test]
+fn default_limits_are_written() {
+    let full = |out: &str, header: &str| -> Vec<String> {
+        out.split(&format!("{header}\n"))
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| l.starts_with(' '))
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.starts_with('#'))
+            .collect()
+    };
+    // 1.4: 2000 globally and per frontend unless set; 2.6 would size them otherwise
+    let out = conv(&format!(
+        "global\n    daemon\ndefaults\n    mode http\n{FE}"
+    ));
+    assert_eq!(full(&out, "global"), ["maxconn 2000", "daemon"]);
+    assert_eq!(full(&out, "defaults"), ["maxconn 2000", "mode http"]);
+    assert!(
+        !full(&out, "frontend fe").contains(&"maxconn 2000".to_string()),
+        "inherited"
+    );
+    // without defaults, the frontend itself
+    let out = conv(FE);
+    assert_eq!(full(&out, "frontend fe")[0], "maxconn 2000");
+    // set values stay as they are
+    let out = conv(&format!("global\n    maxconn 50\n{FE}    maxconn 10\n"));
+    assert_eq!(full(&out, "global"), ["maxconn 50"]);
+    assert!(full(&out, "frontend fe").contains(&"maxconn 10".to_string()));
+    assert!(!out.contains("maxconn 2000"));
 }
