@@ -515,6 +515,7 @@ frontend fe 127.0.0.1:1
     block if { path_beg /blocked }
     http-request allow if local
     reqadd X-Added:\\ yes
+    reqadd X-Tricky:\\ it's\\ \"q\"\\ \\#1\\ $HOME\\ 50%
     reqirep ^Host:\\ old.example Host:\\ new.example
     reqrep ^([^\\ ]*)\\ /old/(.*) \\1\\ /new/\\2
     reqidel ^X-Secret:
@@ -532,6 +533,11 @@ backend api
     appsession 9ai9 len 32 timeout 1h mode query-string
     server a1 127.0.0.1:1
     server a2 127.0.0.1:1
+listen st 127.0.0.1:1
+    stats enable
+    stats uri /st
+    stats realm L'broker\\ stats
+    stats auth a:b
 ";
 
 #[test]
@@ -576,6 +582,24 @@ fn rewrites_and_access_rules_behave_the_same_under_2_6() {
         rows.push(format!("{m} {p} -> {}", a.status));
     }
     println!("rewrites: {rows:?}");
+    // a value with quotes, a hash, a dollar and a percent reaches the origin unchanged
+    let r = request(duo.theirs.addr("fe"), "a", "/plain", None, None);
+    assert!(
+        seen(&r)
+            .1
+            .contains(&"x-tricky: it's \"q\" #1 $HOME 50%".to_string()),
+        "{:?}",
+        seen(&r)
+    );
+    // the realm with a quote and a space is the same in the 401
+    let a = request(duo.ours.addr("st"), "a", "/st", None, None);
+    let b = request(duo.theirs.addr("st"), "a", "/st", None, None);
+    assert_eq!((a.status, b.status), (401, 401));
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Basic realm=\"L'broker stats\"")
+    );
+    assert_eq!(a.header("www-authenticate"), b.header("www-authenticate"));
     // appsession in query-string mode: the id in the URL keeps the server
     for addr in [duo.ours.addr("fe"), duo.theirs.addr("fe")] {
         let first = request(addr, "a", "/api/x", None, None);

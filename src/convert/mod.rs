@@ -158,10 +158,34 @@ pub fn convert(sources: &[(String, Vec<u8>)], cfg: &Config) -> Converted {
     for u in &cfg.userlists {
         global::render_userlist(&cx, &mut out, u);
     }
+    dollar_note(&mut out);
     let text = assemble(&cx, &out);
     Converted {
         text,
         losses: out.losses,
+    }
+}
+
+/// 1.4 reads `$NAME` literally; 2.6 expands it between double quotes. The words are written
+/// so that 2.6 reads them literally too ([`enc::word`] never quotes a word with a `$`); say
+/// so once when a value looks like a variable.
+fn dollar_note(out: &mut Out) {
+    let looks_like_var = |s: &str| {
+        s.as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'$' && (w[1] == b'{' || w[1] == b'_' || w[1].is_ascii_alphabetic()))
+    };
+    let found = out
+        .items
+        .values()
+        .flatten()
+        .any(|i| matches!(i, Item::Stmt(s) if looks_like_var(s)));
+    if found {
+        out.general(
+            "'$NAME' is literal text in 1.4; 2.6 expands it as an environment variable \
+             between double quotes, so the values holding one are written without quotes \
+             (spaces escaped) and stay literal.",
+        );
     }
 }
 

@@ -487,6 +487,7 @@ fn dollar_signs_are_not_environment_variables() {
         section(&out, "backend be")[1],
         "http-request add-header X-Price $HOME\\ 5"
     );
+    assert!(notes(&out).contains("stay literal"));
 }
 
 #[test]
