@@ -366,6 +366,8 @@ struct Entry {
     span: Span,
     /// Whether the line belongs to this section (not inherited).
     own: bool,
+    /// Written after every other entry whatever its line (the deferred `auth` rules).
+    last: bool,
     items: Vec<Item>,
 }
 
@@ -378,18 +380,15 @@ const REQ_ORDER_NOTE: &str = "these http-request rules are written in 1.4's orde
 fn place(k: &mut Sink<'_>, mut entries: Vec<Entry>, header: &Span, note: &str) {
     let key = |e: &Entry| (e.own, k.src.order(&e.span));
     entries.sort_by_key(|e| e.phase);
-    let in_order = entries
-        .iter()
-        .filter(|e| e.own)
-        .collect::<Vec<_>>()
-        .windows(2)
-        .all(|w| key(w[0]) <= key(w[1]));
+    let placed: Vec<&Entry> = entries.iter().filter(|e| e.own && !e.last).collect();
+    let in_order = placed.windows(2).all(|w| key(w[0]) <= key(w[1]));
+    let last_line = placed.last().map(|e| e.span.clone());
     if in_order {
         for e in entries {
-            let at = if e.own {
-                e.span.clone()
-            } else {
-                header.clone()
+            let at = match (&last_line, e.last, e.own) {
+                (Some(l), true, _) => l.clone(),
+                (_, _, true) => e.span.clone(),
+                _ => header.clone(),
             };
             for it in e.items {
                 push(k, &at, it);
@@ -468,7 +467,7 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
                 if k.owns(&n.span) {
                     k.note(
                         &n.span,
-                        format!("merged into the rule at line {}.", span.line),
+                        "merged into the rule of the first 'monitor-net' line.",
                     );
                 }
             }
@@ -476,6 +475,7 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
                 phase: 0,
                 span,
                 own,
+                last: false,
                 items,
             });
         }
@@ -488,6 +488,7 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
             phase: 1,
             span: b.span.clone(),
             own,
+            last: false,
             items: vec![
                 Item::Note("'block' was removed in 2.1: 'http-request deny'.".to_string()),
                 Item::Stmt(format!("http-request deny {c}")),
@@ -548,6 +549,7 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
             phase: 2,
             span: r.span.clone(),
             own,
+            last: false,
             items,
         });
     }
@@ -572,6 +574,7 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
             phase: 3,
             span: f.span.clone(),
             own,
+            last: false,
             items,
         });
     }
@@ -585,6 +588,7 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
                     phase: 4,
                     span: a.span.clone(),
                     own,
+ last: false,
                     items: vec![
                         Item::Note("'reqadd' was removed in 2.1: 'http-request add-header' (2.6 sends header names in lower case).".to_string()),
                         Item::Stmt(format!("{s}{c}")),
@@ -600,6 +604,7 @@ pub(super) fn request(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy, role: &Role<'_>)
             phase: 5,
             span,
             own,
+            last: true,
             items: vec![Item::Stmt(s)],
         });
     }
@@ -1120,6 +1125,7 @@ pub(super) fn response(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
                 phase: 0,
                 span: f.span.clone(),
                 own,
+                last: false,
                 items,
             }),
             Err(why) => k.loss(&f.span, why),
@@ -1134,6 +1140,7 @@ pub(super) fn response(cx: &Cx<'_>, k: &mut Sink<'_>, p: &Proxy) {
                     phase: 1,
                     span: a.span.clone(),
                     own,
+ last: false,
                     items: vec![
                         Item::Note("'rspadd' was removed in 2.1: 'http-response add-header' (2.6 sends header names in lower case).".to_string()),
                         Item::Stmt(format!("{s}{c}")),
