@@ -234,9 +234,16 @@ fn timeouts(k: &mut Sink<'_>, p: &Proxy) {
         (&t.http_keep_alive, "http-keep-alive"),
         (&t.check, "check"),
     ] {
-        if let Some(v) = v {
-            k.stmt(&v.span, format!("timeout {name} {}", time(v.node)));
+        let Some(v) = v else { continue };
+        // 1.4 copies the connect timeout into unset queue/tarpit timeouts (with its span);
+        // 2.6 falls back the same way by itself, so only lines that set them are written
+        if matches!(name, "queue" | "tarpit") {
+            let w = k.src.words(&v.span);
+            if !(w.len() > 1 && w[0] == b"timeout" && w[1] == name.as_bytes()) {
+                continue;
+            }
         }
+        k.stmt(&v.span, format!("timeout {name} {}", time(v.node)));
     }
 }
 
