@@ -980,7 +980,9 @@ fn filter(
                     c = c.and(&Dnf::atom(format!("!{{ var({SETBE_VAR}) -m found }}")));
                     format!("http-request set-var({SETBE_VAR}) str({})", sword(be))
                 }
-                _ => unreachable!("only verdicts here"),
+                FilterAction::Replace(_) | FilterAction::Delete | FilterAction::Pass => {
+                    return Err(fail("not a verdict".into()))
+                }
             };
             items.push(Item::Stmt(with_cond(&stmt, &c)));
         }
