@@ -267,6 +267,9 @@ pub fn main() -> i32 {
         );
         return 0;
     }
+    if args.convert_to.is_some() {
+        return crate::convert::run(&args);
+    }
     process::run(args)
 }
 

@@ -8,6 +8,7 @@ pub mod acl;
 pub mod buffer;
 pub mod check;
 pub mod cli;
+pub mod convert;
 pub mod counters;
 pub mod demo;
 pub mod http1;

@@ -964,6 +964,28 @@ pub fn finalize_proxy(mut px: Px) -> Option<Proxy> {
     Some(px.ir)
 }
 
+/// A finished `defaults` section as the IR shows it (for [`crate::ir::Config::defaults`]):
+/// only the log format is resolved; nothing is cleared by capability, since the section
+/// holds values for every kind of proxy.
+pub fn finalize_defaults(px: Px) -> Proxy {
+    let mut p = px.ir;
+    p.log_format.node = if px.log_http {
+        if px.log_clf {
+            LogFormat::HttpClf
+        } else {
+            LogFormat::Http
+        }
+    } else if px.log_any {
+        LogFormat::Tcp
+    } else {
+        LogFormat::Connect
+    };
+    if !px.log_any {
+        p.log_format.span = Span::builtin();
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1001,5 +1023,30 @@ mod tests {
             finalize_proxy(rs).is_none(),
             "rulesets have no runtime role"
         );
+    }
+
+    #[test]
+    fn defaults_sections_are_kept_for_the_converter() {
+        let opts = crate::LoadOptions {
+            resolve_names: false,
+            ..crate::LoadOptions::default()
+        };
+        let text = "defaults\n mode http\n option httplog\n timeout client 5s\n\
+                    listen a 127.0.0.1:1\n\
+                    defaults\n timeout connect 2s\n\
+                    listen b 127.0.0.1:2\n";
+        let cfg = crate::load_str("t.cfg", text.as_bytes(), &opts)
+            .config
+            .expect("valid");
+        assert_eq!(cfg.defaults.len(), 2);
+        let (d1, d2) = (&cfg.defaults[0], &cfg.defaults[1]);
+        assert_eq!((d1.span.line, d2.span.line), (1, 6));
+        assert_eq!(d1.log_format.node, LogFormat::Http);
+        assert_eq!(d1.timeouts.client.as_ref().map(|t| t.span.line), Some(4));
+        assert!(
+            d2.timeouts.client.is_none(),
+            "a defaults line starts afresh"
+        );
+        assert_eq!(d2.timeouts.connect.as_deref(), Some(&2000));
     }
 }

@@ -22,6 +22,11 @@ pub struct Config {
     /// Frontends, backends and listens in file order, `defaults` applied.
     pub proxies: Vec<Proxy>,
     pub userlists: Vec<Userlist>,
+    /// Each `defaults` section as it stood at its end, in file order (`name` empty, `span`
+    /// on the `defaults` line, log format resolved). The runtime reads `proxies`, where
+    /// these values are already applied; tools that re-emit the configuration section by
+    /// section (the converter, `src/convert/`) read them here.
+    pub defaults: Vec<Proxy>,
 }
 
 impl Config {

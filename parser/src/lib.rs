@@ -111,11 +111,20 @@ fn finish(mut p: kw::Parser) -> Loaded {
         .into_iter()
         .filter_map(check::finalize_proxy)
         .collect();
+    let mut defaults: Vec<_> = p
+        .defaults_done
+        .into_iter()
+        .map(check::finalize_defaults)
+        .collect();
+    if p.defaults.ir.span.line != 0 {
+        defaults.push(check::finalize_defaults(p.defaults));
+    }
     Loaded {
         config: Some(Config {
             global: p.g.ir,
             proxies,
             userlists: p.userlists,
+            defaults,
         }),
         report: p.d.report,
     }

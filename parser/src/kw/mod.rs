@@ -306,6 +306,8 @@ pub struct Parser<'o> {
     pub res: Resolver,
     pub g: GlobalState,
     pub defaults: Px,
+    /// Finished `defaults` sections, kept for [`crate::ir::Config::defaults`].
+    pub defaults_done: Vec<Px>,
     pub proxies: Vec<Px>,
     pub slot: Slot,
     pub userlists: Vec<Userlist>,
@@ -325,6 +327,7 @@ impl<'o> Parser<'o> {
             res: Resolver::new(opts.resolve_names),
             g: GlobalState::default(),
             defaults: Px::defaults(opts.default_maxconn, Span::builtin()),
+            defaults_done: Vec::new(),
             proxies: Vec::new(),
             slot: Slot::None,
             userlists: Vec::new(),

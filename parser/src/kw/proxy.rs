@@ -620,7 +620,11 @@ pub fn parse_listen_line(p: &mut Parser, l: &Ln) {
         b"backend" => return header(p, l, ProxyKind::Backend, Cap::BE.or(Cap::RS)),
         b"ruleset" => return header(p, l, ProxyKind::Listen, Cap::RS),
         b"defaults" => {
-            p.defaults = Px::defaults(p.opts.default_maxconn, l.span.clone());
+            let fresh = Px::defaults(p.opts.default_maxconn, l.span.clone());
+            let done = std::mem::replace(&mut p.defaults, fresh);
+            if done.ir.span.line != 0 {
+                p.defaults_done.push(done);
+            }
             p.slot = Slot::Defaults;
             return;
         }
