@@ -46,7 +46,7 @@ fn verdicts(json: &str) -> Vec<(String, i64, i64, i64)> {
 
 #[test]
 fn verdicts_agree_with_haproxy_1_4() {
-    let dir = common::shared_dir().join("corpus/real-world");
+    let dir = common::corpus_dir();
     let json = std::fs::read_to_string(dir.join("verdicts.json"))
         .unwrap_or_else(|e| panic!("{}: {e}", dir.join("verdicts.json").display()));
     let list = verdicts(&json);

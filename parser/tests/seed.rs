@@ -10,7 +10,7 @@ use parser::{load_files, LoadOptions};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 fn load_seed() -> Config {
-    let path = common::shared_dir().join("examples/seed-1.4.cfg");
+    let path = common::seed_path();
     let loaded = load_files(std::slice::from_ref(&path), &LoadOptions::default());
     let diags = &loaded.report.diags;
     assert_eq!(

@@ -23,6 +23,31 @@ pub fn shared_dir() -> PathBuf {
     );
 }
 
+/// The repository root (the parser crate lives in `<repo>/parser`).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The real-world corpus: the repository's copy (`conformance/corpus/real-world`), else the
+/// shared material's.
+pub fn corpus_dir() -> PathBuf {
+    let own = repo_root().join("conformance/corpus/real-world");
+    if own.join("verdicts.json").is_file() {
+        return own;
+    }
+    shared_dir().join("corpus/real-world")
+}
+
+/// The reference configuration: the repository's verbatim copy (`examples/seed-1.4.cfg`),
+/// else the shared material's.
+pub fn seed_path() -> PathBuf {
+    let own = repo_root().join("examples/seed-1.4.cfg");
+    if own.is_file() {
+        return own;
+    }
+    shared_dir().join("examples/seed-1.4.cfg")
+}
+
 /// Options for tests that must not touch DNS or NSS.
 pub fn offline() -> parser::LoadOptions {
     parser::LoadOptions {
