@@ -418,16 +418,5 @@ pub fn check_config(bin: &Path, cfg: &Path, cwd: Option<&Path>) -> (i32, String)
     (out.status.code().unwrap_or(-1), text)
 }
 
-/// Path of the shared material (`/work/shared` beside the repository).
-pub fn shared_dir() -> PathBuf {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for cand in [repo.join("../shared"), PathBuf::from("/work/shared")] {
-        if cand.join("spec").exists() {
-            return cand;
-        }
-    }
-    repo.join("../shared")
-}
-
 /// Process-management helpers (daemons, pidfiles, a line-protocol backend).
 pub mod procs;
