@@ -11,7 +11,8 @@
 #       about FUZZ_SECONDS x number of targets, plus the build.
 #   scripts/fuzz.sh merge
 #       Adds to fuzz/corpus/<target> the inputs of the last run that reach new coverage
-#       (libFuzzer -merge=1), to be reviewed and committed.
+#       (libFuzzer -merge=1 with a set cover and without hit counters, which keeps the
+#       added set small), to be reviewed and committed.
 #
 # Environment: FUZZ_SECONDS (per target), FUZZ_TARGETS (space-separated subset),
 # FUZZ_WORK (working corpora and logs, default fuzz/work, not committed),
@@ -77,7 +78,8 @@ merge)
   (cd fuzz && cargo fuzz build -s none)
   for t in $TARGETS; do
     [ -d "$WORK/$t" ] || continue
-    (cd fuzz && cargo fuzz run -s none "$t" "corpus/$t" "../$WORK/$t" -- -merge=1) \
+    (cd fuzz && cargo fuzz run -s none "$t" "corpus/$t" "../$WORK/$t" -- \
+      -merge=1 -set_cover_merge=1 -use_counters=0) \
       > "$WORK/$t.merge.log" 2>&1
     echo "merge: $t now $(find "fuzz/corpus/$t" -type f | wc -l) files"
   done
