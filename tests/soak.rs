@@ -430,6 +430,9 @@ fn proxy_config(port: u16, stats: u16, servers: &[u16]) -> String {
     cfg
 }
 
+/// (seconds since the start, pid, RSS KiB, open fds).
+type Sample = (f64, i32, u64, usize);
+
 fn current_pid(pidf: &Path) -> i32 {
     read_pids(pidf).first().copied().unwrap_or(0)
 }
@@ -480,7 +483,7 @@ fn soak_mixed_load_with_restarts_and_a_reload() {
         .collect();
 
     // Sampler: RSS and fds of whichever process the pidfile names, every 500 ms.
-    let samples: Arc<Mutex<Vec<(f64, i32, u64, usize)>>> = Arc::default();
+    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
         let (samples, sampling, pidf) = (samples.clone(), sampling.clone(), pidf.clone());

@@ -420,8 +420,7 @@ pub fn acl_header(data: &[u8]) {
 
     // The input's lines become `X-H:` headers (and one `Authorization:`) of a request.
     let mut req = b"GET /p/q HTTP/1.1\r\n".to_vec();
-    let mut n_lines = 0;
-    for line in data.split(|&b| b == b'\n').take(8) {
+    for (n_lines, line) in data.split(|&b| b == b'\n').take(8).enumerate() {
         let clean: Vec<u8> = line
             .iter()
             .copied()
@@ -435,7 +434,6 @@ pub fn acl_header(data: &[u8]) {
         req.extend_from_slice(name);
         req.extend_from_slice(&clean);
         req.extend_from_slice(b"\r\n");
-        n_lines += 1;
     }
     req.extend_from_slice(b"\r\n");
     let opts = ParseOptions {
