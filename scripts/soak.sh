@@ -6,9 +6,11 @@
 # Usage: scripts/soak.sh [path/to/haproxide]   (default target/release/haproxide)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:-target/release/haproxide}
-if [ ! -x "$bin" ]; then
+bin=${1:-}
+if [ -z "$bin" ]; then
+  # No binary given: the current release build (cargo knows whether it is up to date).
   cargo build --release
+  bin=target/release/haproxide
 fi
 export HAPROXIDE_BIN
 HAPROXIDE_BIN=$(realpath "$bin")
