@@ -26,6 +26,7 @@
 
 pub mod appsession;
 pub mod cookie;
+pub mod fuzz;
 pub mod stick;
 
 pub use stick::{ReqHead, StickInput};

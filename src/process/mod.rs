@@ -293,6 +293,16 @@ fn serve(config: Config, args: &Args) -> i32 {
         }
     };
     rt.control.hold_listeners(&rt.config.proxies, &listeners);
+    // The stats socket is a listener as well: bound with its owner and mode now, before
+    // chroot and the privilege drop (1.4 binds every listener first); served later.
+    let stats_socket = match crate::stats::socket::bind(&rt) {
+        Ok(l) => l,
+        Err(e) => {
+            cli::alert(&format!("Starting frontend GLOBAL: {e}"));
+            old.resume_if_paused();
+            return 1;
+        }
+    };
     crate::log::send_proxies_started(&rt);
 
     // 6. Quiet mode leaves the terminal now; the pidfile is opened before any chroot.
@@ -364,6 +374,12 @@ fn serve(config: Config, args: &Args) -> i32 {
         if let Some(p) = pidfile.as_mut() {
             p.close();
         }
+        // Chrooted, the pidfile's directory must not stay open: a directory descriptor
+        // outside the jail lets the process fchdir() out of it. The file is then left in
+        // place at exit, as 1.4 always leaves it.
+        if privs.chroot.is_some() {
+            pidfile = None;
+        }
     } else {
         old.finish();
     }
@@ -397,7 +413,7 @@ fn serve(config: Config, args: &Args) -> i32 {
         return 1;
     }
     let _handover = reload::serve(rt.clone());
-    let control = match start_checks(rt.clone()) {
+    let control = match start_checks(rt.clone(), stats_socket) {
         Ok(h) => h,
         Err(e) => {
             cli::alert(&format!(
@@ -468,9 +484,12 @@ fn give_up(pidfile: Option<pidfile::Pidfile>, old: &reload::OldPids) {
     old.resume_if_paused();
 }
 
-/// The health-check thread: checks run on its own single-threaded runtime, away from the
-/// workers' data path, until a stop.
-fn start_checks(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>> {
+/// The health-check thread: checks (and the stats socket bound before, if any) run on its
+/// own single-threaded runtime, away from the workers' data path, until a stop.
+fn start_checks(
+    rt: Arc<Runtime>,
+    stats_socket: Option<std::os::unix::net::UnixListener>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("haproxide-chk".into())
         .spawn(move || {
@@ -487,7 +506,9 @@ fn start_checks(rt: Arc<Runtime>) -> std::io::Result<std::thread::JoinHandle<()>
             runtime.block_on(async move {
                 let ident = crate::runtime::log_ident(&rt.config);
                 let checks = crate::check::start(rt.clone(), &ident);
-                crate::stats::socket::spawn(&rt);
+                if let Some(l) = stats_socket {
+                    tokio::spawn(crate::stats::socket::serve(rt.clone(), l));
+                }
                 while !rt.stopping.load(std::sync::atomic::Ordering::Relaxed) {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }

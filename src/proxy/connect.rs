@@ -134,9 +134,19 @@ where
                 Some(i) => i,
                 None => match pick(prev) {
                     Ok(i) => {
-                        if prev.is_some_and(|p| p != i) {
-                            be.be_counters.wredis.fetch_add(1, Relaxed);
-                            redispatched = true;
+                        // 1.4 `assign_server_and_queue`: a new server after a failed one is
+                        // a redispatch, counted on the server left behind and the backend;
+                        // the same server again is a retry.
+                        if let Some(p) = prev.filter(|_| !redispatched) {
+                            let c = &be.servers[p].counters;
+                            if p != i {
+                                c.wredis.fetch_add(1, Relaxed);
+                                be.be_counters.wredis.fetch_add(1, Relaxed);
+                                redispatched = true;
+                            } else {
+                                c.wretr.fetch_add(1, Relaxed);
+                                be.be_counters.wretr.fetch_add(1, Relaxed);
+                            }
                         }
                         be.servers[i].counters.lbtot.fetch_add(1, Relaxed);
                         be.be_counters.lbtot.fetch_add(1, Relaxed);
@@ -561,4 +571,75 @@ fn bind_source(
         }
     }
     Err(last_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::fuzz::runtime_from_text;
+
+    fn req<'a>(be: &'a Proxy, direct: Option<usize>) -> ConnectReq<'a> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 1));
+        ConnectReq {
+            be,
+            direct,
+            force_persist: false,
+            client_dst: any,
+            client_src: any,
+            fallback: None,
+            hdr_ip: None,
+            redirectable: false,
+            tcpka: false,
+            nolinger: false,
+        }
+    }
+
+    /// 1.4 `sess_update_st_cer` + `assign_server_and_queue`: a persistent request to a dead
+    /// server with `retries 1` and `option redispatch` goes to the other server on its last
+    /// try, counted as one redispatch on the dead server and the backend, no retry, no
+    /// connection error; without another server it is a retry on the same one.
+    #[test]
+    fn redispatch_counts_on_the_server_left_behind() {
+        let rtk = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let dead_addr = dead.local_addr().expect("addr");
+        drop(dead);
+        let cfg = format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             backend be\n retries 1\n option redispatch\n server dead {dead_addr}\n server live {}\n",
+            live.local_addr().expect("addr")
+        );
+        let rt = runtime_from_text(&cfg).expect("runtime");
+        let be = rt.proxy_by_name("be").expect("be");
+        let r = req(be, Some(0));
+        let ok = rtk.block_on(connect(
+            &r,
+            |avoid| Ok(if avoid == Some(0) { 1 } else { 0 }),
+            std::future::pending(),
+        ));
+        let c = ok
+            .map_err(|e| e.0)
+            .expect("redispatched to the live server");
+        assert_eq!(c.server, Some(1));
+        assert!(c.redispatched);
+        let ld = |a: &std::sync::atomic::AtomicU64| a.load(Relaxed);
+        assert_eq!(ld(&be.servers[0].counters.wredis), 1);
+        assert_eq!(ld(&be.be_counters.wredis), 1);
+        assert_eq!(ld(&be.be_counters.wretr), 0);
+        assert_eq!(ld(&be.servers[0].counters.econ), 0);
+        be.server_conn_end(1);
+
+        // Only the dead server to go back to: a retry, then the connection error.
+        let r = req(be, Some(0));
+        let failed = rtk.block_on(connect(&r, |_| Ok(0), std::future::pending()));
+        assert!(failed.is_err());
+        assert_eq!(ld(&be.servers[0].counters.wretr), 1);
+        assert_eq!(ld(&be.be_counters.wretr), 1);
+        assert_eq!(ld(&be.servers[0].counters.econ), 1);
+        assert_eq!(ld(&be.be_counters.wredis), 1);
+    }
 }

@@ -912,8 +912,10 @@ impl Session<'_> {
                         if up_res.is_some() {
                             down.await.map_err(Fail::abort)
                         } else {
-                            let (a, b) = tokio::join!(&mut up, down);
-                            a.and(b.map_err(Fail::abort))
+                            // An error on either side ends both at once (a reset server must
+                            // not leave us waiting for the client's FIN until its timeout).
+                            let down = async { down.await.map_err(Fail::abort) };
+                            tokio::try_join!(&mut up, down).map(|_| ())
                         }
                     };
                     tokio::select! {
@@ -952,9 +954,13 @@ impl Session<'_> {
                 let r = if up_res.is_some() {
                     down.await
                 } else {
-                    let (a, b) = tokio::join!(&mut up, down);
-                    up_res = Some(a);
-                    b
+                    // The first error ends the transaction: a server that failed mid-body
+                    // must not wait for the rest of the request body, nor the reverse.
+                    let r = tokio::try_join!(&mut up, down).map(|_| ());
+                    if r.is_ok() {
+                        up_res = Some(Ok(()));
+                    }
+                    r
                 };
                 tx.bytes_out += res_counts.get();
                 match r {

@@ -2,6 +2,7 @@
 //! (see docs/lifecycle.md).
 
 pub mod connect;
+pub mod fuzz;
 pub mod http;
 pub mod rules;
 pub mod splice;
