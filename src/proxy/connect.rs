@@ -589,6 +589,8 @@ mod tests {
             fallback: None,
             hdr_ip: None,
             redirectable: false,
+            sockbuf: Default::default(),
+            smart_connect: false,
             tcpka: false,
             nolinger: false,
         }

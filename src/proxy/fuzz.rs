@@ -53,6 +53,7 @@ pub fn runtime_from_text(text: &str) -> Option<Runtime> {
         splice: false,
         ulimit_n: 1024,
         pidfile: None,
+        sockbuf: Default::default(),
     };
     Runtime::build(config, global).ok()
 }
