@@ -244,6 +244,10 @@ struct Session<'a> {
     accept: Accept,
     /// Pipelined bytes left over from the previous transaction.
     leftover: Option<Buf>,
+    /// How the read in `wait_request` ended when it brought no bytes (end of stream or an
+    /// error): the transaction takes it as its first read's outcome, since reading again
+    /// would not report an error a second time.
+    first_read: Option<ReadOutcome>,
 }
 
 /// Serves an HTTP client connection until it closes.
@@ -265,6 +269,7 @@ pub async fn run(
         txn_no: 0,
         accept: Accept::now(),
         leftover: None,
+        first_read: None,
     };
     loop {
         // `tcp-request content` rules run before each request is parsed (1.4 re-arms its
@@ -332,7 +337,10 @@ impl Session<'_> {
         verdict
     }
 
-    /// Waits for the first byte of a request without holding a buffer, then takes one.
+    /// Waits for the first bytes of a request without holding a buffer, then takes one and
+    /// reads them into it. A readiness that brings nothing (tokio may report a fresh socket
+    /// readable before any byte came) gives the buffer back and waits again, so that an
+    /// idle connection never pins a buffer.
     /// `None`: the client closed or the idle timeout expired (handled, nothing to log), or
     /// the first request timed out (408 sent and logged).
     async fn wait_request(&mut self) -> Option<Buf> {
@@ -344,23 +352,47 @@ impl Session<'_> {
                 .or(Proxy::timeout(&t.http_request))
                 .or(Proxy::timeout(&t.client))
         };
-        let ready = match idle {
-            Some(d) => tokio::time::timeout(d, self.cli.readable()).await.ok(),
-            None => Some(self.cli.readable().await),
-        };
-        match ready {
-            Some(Ok(())) => Some(Buf::take(self.rt.global.bufsize)),
-            Some(Err(_)) => None,
-            None if self.txn_no == 0 => {
-                // 1.4 answers 408 to a first request that never came, and logs it (`cR`).
-                let mut tx = Txn::new(self.fe.idx, self.accept);
-                tx.status = 408;
-                tx.term.set(Cause::ClientTimeout, Phase::Request);
-                let _ = self.reply_error(&mut tx, 408).await;
-                self.log(&tx, None, LogPoint::Close);
-                None
+        let deadline = idle.map(|d| Instant::now() + d);
+        loop {
+            let ready = match deadline {
+                Some(d) => tokio::time::timeout_at(d, self.cli.readable()).await.ok(),
+                None => Some(self.cli.readable().await),
+            };
+            match ready {
+                Some(Ok(())) => {
+                    let mut b = Buf::take(self.rt.global.bufsize);
+                    match self.cli.try_read(b.space()) {
+                        Ok(0) => {
+                            self.first_read = Some(ReadOutcome::Eof);
+                            return Some(b);
+                        }
+                        Ok(n) => {
+                            b.fill(n);
+                            return Some(b);
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                            ) => {}
+                        Err(_) => {
+                            self.first_read = Some(ReadOutcome::Error);
+                            return Some(b);
+                        }
+                    }
+                }
+                Some(Err(_)) => return None,
+                None if self.txn_no == 0 => {
+                    // 1.4 answers 408 to a first request that never came, and logs it (`cR`).
+                    let mut tx = Txn::new(self.fe.idx, self.accept);
+                    tx.status = 408;
+                    tx.term.set(Cause::ClientTimeout, Phase::Request);
+                    let _ = self.reply_error(&mut tx, 408).await;
+                    self.log(&tx, None, LogPoint::Close);
+                    return None;
+                }
+                None => return None,
             }
-            None => None,
         }
     }
 
@@ -406,7 +438,11 @@ impl Session<'_> {
                     return After::Close;
                 }
             }
-            match read_some(&self.cli, rb, deadline).await {
+            let outcome = match self.first_read.take() {
+                Some(o) => o,
+                None => read_some(&self.cli, rb, deadline).await,
+            };
+            match outcome {
                 ReadOutcome::Data => {}
                 ReadOutcome::Full => {
                     fe.fe_counters.ereq.fetch_add(1, Relaxed);
