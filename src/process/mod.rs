@@ -119,11 +119,20 @@ pub fn hostname() -> String {
         .unwrap_or_default()
 }
 
-/// Number of worker threads: one per CPU.
+/// Number of worker threads: one per CPU, or `HAPROXIDE_WORKERS` when set to a positive
+/// number (1.4 has no thread setting; the benchmarks use it to compare with HAProxy 2.6's
+/// `nbthread` at equal thread counts).
 fn worker_count() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    workers_from(std::env::var("HAPROXIDE_WORKERS").ok().as_deref()).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// The `HAPROXIDE_WORKERS` value, when it is a positive number.
+fn workers_from(v: Option<&str>) -> Option<usize> {
+    v?.trim().parse::<usize>().ok().filter(|&n| n > 0)
 }
 
 /// How the process runs, from `global` and the command line (1.4 `init`, `global.mode`).
@@ -521,6 +530,15 @@ fn start_checks(
 mod tests {
     use super::*;
     use parser::span::{Span, Spanned};
+
+    #[test]
+    fn workers_env_takes_positive_numbers_only() {
+        assert_eq!(workers_from(Some("2")), Some(2));
+        assert_eq!(workers_from(Some(" 1 ")), Some(1));
+        assert_eq!(workers_from(Some("0")), None);
+        assert_eq!(workers_from(Some("two")), None);
+        assert_eq!(workers_from(None), None);
+    }
 
     fn sp<T>(v: T) -> Spanned<T> {
         Spanned::new(Span::builtin(), v)

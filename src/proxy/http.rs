@@ -245,6 +245,10 @@ struct Session<'a> {
     accept: Accept,
     /// Pipelined bytes left over from the previous transaction.
     leftover: Option<Buf>,
+    /// How the read in `wait_request` ended when it brought no bytes (end of stream or an
+    /// error): the transaction takes it as its first read's outcome, since reading again
+    /// would not report an error a second time.
+    first_read: Option<ReadOutcome>,
 }
 
 /// Serves an HTTP client connection until it closes.
@@ -266,6 +270,7 @@ pub async fn run(
         txn_no: 0,
         accept: Accept::now(),
         leftover: None,
+        first_read: None,
     };
     loop {
         // `tcp-request content` rules run before each request is parsed (1.4 re-arms its
@@ -283,7 +288,11 @@ pub async fn run(
         };
         let mut rb = rb;
         let mut sc = Scratch::take();
-        let after = s.transaction(&mut rb, &mut sc).await;
+        // The transaction's state machine is large (about 4 KB); boxed, it lives on the heap
+        // only while a transaction runs, and an idle connection's task keeps just the
+        // session and the wait for the next request (2.6 likewise allocates its stream
+        // only when a request comes).
+        let after = Box::pin(s.transaction(&mut rb, &mut sc)).await;
         Scratch::give(sc);
         match after {
             After::KeepAlive => {
@@ -316,7 +325,15 @@ impl Session<'_> {
         let t0 = Instant::now();
         let verdict = {
             let base = self.base(self.fe, None);
-            tcp_rules::inspect(&base, self.fe, &self.cli, pre, self.rt.global.bufsize).await
+            // Boxed, like the transaction: see `run`.
+            Box::pin(tcp_rules::inspect(
+                &base,
+                self.fe,
+                &self.cli,
+                pre,
+                self.rt.global.bufsize,
+            ))
+            .await
         };
         if verdict == Inspection::Reject {
             let mut tx = Txn::new(
@@ -333,7 +350,10 @@ impl Session<'_> {
         verdict
     }
 
-    /// Waits for the first byte of a request without holding a buffer, then takes one.
+    /// Waits for the first bytes of a request without holding a buffer, then takes one and
+    /// reads them into it. A readiness that brings nothing (tokio may report a fresh socket
+    /// readable before any byte came) gives the buffer back and waits again, so that an
+    /// idle connection never pins a buffer.
     /// `None`: the client closed or the idle timeout expired (handled, nothing to log), or
     /// the first request timed out (408 sent and logged).
     async fn wait_request(&mut self) -> Option<Buf> {
@@ -345,23 +365,47 @@ impl Session<'_> {
                 .or(Proxy::timeout(&t.http_request))
                 .or(Proxy::timeout(&t.client))
         };
-        let ready = match idle {
-            Some(d) => tokio::time::timeout(d, self.cli.readable()).await.ok(),
-            None => Some(self.cli.readable().await),
-        };
-        match ready {
-            Some(Ok(())) => Some(Buf::take(self.rt.global.bufsize)),
-            Some(Err(_)) => None,
-            None if self.txn_no == 0 => {
-                // 1.4 answers 408 to a first request that never came, and logs it (`cR`).
-                let mut tx = Txn::new(self.fe.idx, self.accept);
-                tx.status = 408;
-                tx.term.set(Cause::ClientTimeout, Phase::Request);
-                let _ = self.reply_error(&mut tx, 408).await;
-                self.log(&tx, None, LogPoint::Close);
-                None
+        let deadline = idle.map(|d| Instant::now() + d);
+        loop {
+            let ready = match deadline {
+                Some(d) => tokio::time::timeout_at(d, self.cli.readable()).await.ok(),
+                None => Some(self.cli.readable().await),
+            };
+            match ready {
+                Some(Ok(())) => {
+                    let mut b = Buf::take(self.rt.global.bufsize);
+                    match self.cli.try_read(b.space()) {
+                        Ok(0) => {
+                            self.first_read = Some(ReadOutcome::Eof);
+                            return Some(b);
+                        }
+                        Ok(n) => {
+                            b.fill(n);
+                            return Some(b);
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                            ) => {}
+                        Err(_) => {
+                            self.first_read = Some(ReadOutcome::Error);
+                            return Some(b);
+                        }
+                    }
+                }
+                Some(Err(_)) => return None,
+                None if self.txn_no == 0 => {
+                    // 1.4 answers 408 to a first request that never came, and logs it (`cR`).
+                    let mut tx = Txn::new(self.fe.idx, self.accept);
+                    tx.status = 408;
+                    tx.term.set(Cause::ClientTimeout, Phase::Request);
+                    let _ = Box::pin(self.reply_error(&mut tx, 408)).await;
+                    self.log(&tx, None, LogPoint::Close);
+                    return None;
+                }
+                None => return None,
             }
-            None => None,
         }
     }
 
@@ -407,7 +451,11 @@ impl Session<'_> {
                     return After::Close;
                 }
             }
-            match read_some(&self.cli, rb, deadline).await {
+            let outcome = match self.first_read.take() {
+                Some(o) => o,
+                None => read_some(&self.cli, rb, deadline).await,
+            };
+            match outcome {
                 ReadOutcome::Data => {}
                 ReadOutcome::Full => {
                     fe.fe_counters.ereq.fetch_add(1, Relaxed);
@@ -934,11 +982,11 @@ impl Session<'_> {
             RespOutcome::Upgrade => {}
             RespOutcome::Sent {
                 res_framing,
+                mut res_body,
                 server_close,
             } => {
                 // Framed response body; the request body may still be flowing.
                 let res_counts = Cell::new(0u64);
-                let mut res_body = BodyState::new(res_framing);
                 let until_close = res_framing == Framing::UntilClose;
                 let down = forward_body(
                     &srv_sock,
@@ -1441,17 +1489,39 @@ impl Session<'_> {
         }
         // 1.4 counts the head as it came from the server: its own edits are not counted.
         tx.bytes_out += head_end as u64;
-        if write_bytes(&self.cli, &sc.out).await.is_err() {
+        // The body bytes that came with the head go out in the same write when the socket
+        // takes them at once: one segment and one wake-up of the client instead of two
+        // (HAProxy sends its buffer the same way). What the socket does not take follows
+        // by the usual paths: the rest of the head here, the body in the caller.
+        let tunnel_after = status == 101 || !mode.analyses_all();
+        let mut res_body = BodyState::new(res_info.framing);
+        let extra = resbuf.data().get(head_end..).unwrap_or(&[]);
+        let ahead = if tunnel_after {
+            extra.len()
+        } else {
+            let mut probe = res_body;
+            probe.feed(extra).map_or(0, |p| p.consumed)
+        };
+        let written = try_write_pair(&self.cli, &sc.out, extra.get(..ahead).unwrap_or(&[]));
+        let head_left = sc.out.get(written..).unwrap_or(&[]);
+        if !head_left.is_empty() && write_bytes(&self.cli, head_left).await.is_err() {
             tx.term.set(Cause::ClientAbort, Phase::Data);
             be.be_counters.cli_abrt.fetch_add(1, Relaxed);
             return RespOutcome::Failed;
         }
-        resbuf.consume(head_end);
+        let sent_body = written.saturating_sub(sc.out.len());
+        if sent_body > 0 && !tunnel_after {
+            // A prefix of what the probe accepted: it is accepted again.
+            let _ = res_body.feed(extra.get(..sent_body).unwrap_or(&[]));
+        }
+        tx.bytes_out += sent_body as u64;
+        resbuf.consume(head_end + sent_body);
         if status == 101 {
             return RespOutcome::Upgrade;
         }
         RespOutcome::Sent {
             res_framing: res_info.framing,
+            res_body,
             server_close,
         }
     }
@@ -1634,6 +1704,8 @@ enum RespOutcome {
     /// The response head was sent.
     Sent {
         res_framing: Framing,
+        /// The body's state after the part sent with the head.
+        res_body: BodyState,
         server_close: bool,
     },
     /// 101: switch to a tunnel.
@@ -1698,6 +1770,18 @@ impl Fail {
             kind: FailKind::Timeout,
         }
     }
+}
+
+/// One non-blocking vectored write of `a` then `b`: how many bytes the socket took. 0 when
+/// it would block or failed; the caller's next write waits, or meets a lasting error again
+/// (a reset socket answers EPIPE from then on).
+fn try_write_pair(to: &TcpStream, a: &[u8], b: &[u8]) -> usize {
+    let r = if b.is_empty() {
+        to.try_write(a)
+    } else {
+        to.try_write_vectored(&[std::io::IoSlice::new(a), std::io::IoSlice::new(b)])
+    };
+    r.unwrap_or(0)
 }
 
 /// Result of one read attempt.

@@ -59,7 +59,9 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
         Mode::Health => {
             let _ = super::tunnel::write_bytes(&cli, HEALTH_REPLY).await;
         }
-        Mode::Tcp => super::tcp::run(rt, fe, cli, peer, local, info).await,
+        // Boxed so that the TCP stream's state machine does not enlarge every HTTP
+        // connection's task (the task is sized for its largest arm); see `http::run`.
+        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info)).await,
         Mode::Http => super::http::run(rt, fe, cli, peer, local, info).await,
     }
 }
