@@ -374,7 +374,7 @@ impl Session<'_> {
             match ready {
                 Some(Ok(())) => {
                     let mut b = Buf::take(self.rt.global.bufsize);
-                    match self.cli.try_read(b.space()) {
+                    match super::sockio::try_read(&self.cli, b.space()) {
                         Ok(0) => {
                             self.first_read = Some(ReadOutcome::Eof);
                             return Some(b);
@@ -1800,7 +1800,7 @@ async fn read_some(sock: &TcpStream, buf: &mut Buf, deadline: Option<Instant>) -
         if buf.space().is_empty() {
             return ReadOutcome::Full;
         }
-        match sock.try_read(buf.space()) {
+        match super::sockio::try_read(sock, buf.space()) {
             Ok(0) => return ReadOutcome::Eof,
             Ok(n) => {
                 buf.fill(n);

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod fuzz;
 pub mod http;
 pub mod rules;
+pub mod sockio;
 pub mod splice;
 pub mod state;
 pub mod stream;

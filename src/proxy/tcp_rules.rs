@@ -119,7 +119,7 @@ async fn read_into(cli: &TcpStream, buf: &mut Buf, capacity: usize, until: Insta
         let Some(space) = space.get_mut(..n).filter(|s| !s.is_empty()) else {
             return Read::Data;
         };
-        match cli.try_read(space) {
+        match super::sockio::try_read(cli, space) {
             Ok(0) => return Read::Closed,
             Ok(got) => {
                 buf.fill(got);

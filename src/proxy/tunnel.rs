@@ -146,7 +146,7 @@ pub async fn pump(
             }
         }
         let mut buf = Buf::take(cfg.bufsize);
-        let n = match from.try_read(buf.space()) {
+        let n = match super::sockio::try_read(from, buf.space()) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
