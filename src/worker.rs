@@ -184,21 +184,27 @@ async fn accept_while_running(
         rt.actconn.fetch_add(1, SeqCst);
         rt.cum_conn.fetch_add(1, Relaxed);
         fe.feconn.fetch_add(1, SeqCst);
-        let rt2 = rt.clone();
-        tokio::task::spawn_local(async move {
-            let guard = ConnGuard {
-                rt: rt2.clone(),
-                fe: info.proxy,
-            };
-            crate::proxy::stream::handle(&rt2, sock, peer, info).await;
-            drop(guard);
-        });
+        let guard = ConnGuard {
+            rt: rt.clone(),
+            fe: info.proxy,
+        };
+        // What every connection's task holds for its whole life: keep it small (see
+        // `proxy::stream::Conn`).
+        let conn = crate::proxy::stream::Conn {
+            slot: guard,
+            cli: sock,
+            peer,
+            info,
+        };
+        let fut = async move { crate::proxy::stream::handle(&conn).await };
+        tokio::task::spawn_local(fut);
     }
 }
 
-/// Releases the connection slot when a stream ends, however it ends.
-struct ConnGuard {
-    rt: Arc<Runtime>,
+/// Releases the connection slot when a stream ends, however it ends. It also keeps the
+/// runtime alive for the stream.
+pub struct ConnGuard {
+    pub rt: Arc<Runtime>,
     fe: usize,
 }
 

@@ -233,13 +233,13 @@ impl Txn {
 }
 
 /// A client connection in HTTP mode.
-struct Session<'a> {
+pub struct Session<'a> {
     rt: &'a Runtime,
     fe: &'a Proxy,
-    cli: TcpStream,
+    cli: &'a TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    info: ListenerInfo,
+    info: &'a ListenerInfo,
     txn_no: u32,
     /// Start of the current transaction for the log (see [`Accept`]).
     accept: Accept,
@@ -251,27 +251,34 @@ struct Session<'a> {
     first_read: Option<ReadOutcome>,
 }
 
+impl<'a> Session<'a> {
+    /// A new client connection's session. Built by the caller and served by reference
+    /// (see `stream::Conn`).
+    pub fn new(
+        rt: &'a Runtime,
+        fe: &'a Proxy,
+        cli: &'a TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        info: &'a ListenerInfo,
+    ) -> Self {
+        Session {
+            rt,
+            fe,
+            cli,
+            peer,
+            local,
+            info,
+            txn_no: 0,
+            accept: Accept::now(),
+            leftover: None,
+            first_read: None,
+        }
+    }
+}
+
 /// Serves an HTTP client connection until it closes.
-pub async fn run(
-    rt: &Runtime,
-    fe: &Proxy,
-    cli: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
-    info: ListenerInfo,
-) {
-    let mut s = Session {
-        rt,
-        fe,
-        cli,
-        peer,
-        local,
-        info,
-        txn_no: 0,
-        accept: Accept::now(),
-        leftover: None,
-        first_read: None,
-    };
+pub async fn run(s: &mut Session<'_>) {
     loop {
         // `tcp-request content` rules run before each request is parsed (1.4 re-arms its
         // request analysers for every transaction of a connection).
@@ -329,7 +336,7 @@ impl Session<'_> {
             Box::pin(tcp_rules::inspect(
                 &base,
                 self.fe,
-                &self.cli,
+                self.cli,
                 pre,
                 self.rt.global.bufsize,
             ))
@@ -368,13 +375,15 @@ impl Session<'_> {
         let deadline = idle.map(|d| Instant::now() + d);
         loop {
             let ready = match deadline {
-                Some(d) => tokio::time::timeout_at(d, self.cli.readable()).await.ok(),
-                None => Some(self.cli.readable().await),
+                Some(d) => tokio::time::timeout_at(d, super::sockio::read_ready(self.cli))
+                    .await
+                    .ok(),
+                None => Some(super::sockio::read_ready(self.cli).await),
             };
             match ready {
                 Some(Ok(())) => {
                     let mut b = Buf::take(self.rt.global.bufsize);
-                    match super::sockio::try_read(&self.cli, b.space()) {
+                    match super::sockio::try_read(self.cli, b.space()) {
                         Ok(0) => {
                             self.first_read = Some(ReadOutcome::Eof);
                             return Some(b);
@@ -453,7 +462,7 @@ impl Session<'_> {
             }
             let outcome = match self.first_read.take() {
                 Some(o) => o,
-                None => read_some(&self.cli, rb, deadline).await,
+                None => read_some(self.cli, rb, deadline).await,
             };
             match outcome {
                 ReadOutcome::Data => {}
@@ -763,7 +772,7 @@ impl Session<'_> {
                     body,
                 },
             );
-            let gone = super::tcp::client_closed(&self.cli);
+            let gone = super::tcp::client_closed(self.cli);
             connect::connect(&req, |avoid| be.pick(&input, avoid), gone).await
         };
         let conn = match result {
@@ -870,7 +879,7 @@ impl Session<'_> {
         let mut req_body = BodyState::new(req_info.framing);
         let last = Cell::new(Instant::now());
         let cfg = tunnel_cfg(rt, client_to, server_to);
-        let cli = &self.cli;
+        let cli = self.cli;
         let up = async {
             if tunnel_like {
                 // Tunnel: forward what is buffered, then everything until the client closes.
@@ -1137,7 +1146,7 @@ impl Session<'_> {
                 // Either way 1.4 answers 500 and logs `PT`, with the time held as Tq.
                 rb.clear();
                 if let Some(d) = t {
-                    let _ = tokio::time::timeout(d, super::tcp::client_closed(&self.cli)).await;
+                    let _ = tokio::time::timeout(d, super::tcp::client_closed(self.cli)).await;
                 }
                 tx.timers.queue = tx.ms();
                 tx.term.set(Cause::Proxy, Phase::Tarpit);
@@ -1170,7 +1179,7 @@ impl Session<'_> {
                 let after = if *keep_alive {
                     // The request had no body: drop its head and serve the next one.
                     rb.consume(sc.req_idx.head_end());
-                    if write_bytes(&self.cli, &out).await.is_ok() {
+                    if write_bytes(self.cli, &out).await.is_ok() {
                         tx.bytes_out += out.len() as u64;
                         After::KeepAlive
                     } else {
@@ -1260,14 +1269,14 @@ impl Session<'_> {
         // 1.4 answers `100 Continue` to an HTTP/1.1 `Expect: 100-continue` before looking at
         // the body, whatever its size.
         if info.expect_continue && sc.req_idx.version() == Version::Http11 {
-            let _ = write_bytes(&self.cli, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+            let _ = write_bytes(self.cli, b"HTTP/1.1 100 Continue\r\n\r\n").await;
         }
         if end >= limit {
             return Some(Err(()));
         }
         let deadline = self.head_timeout().map(|d| Instant::now() + d);
         while rb.len() < end {
-            match read_some(&self.cli, rb, deadline).await {
+            match read_some(self.cli, rb, deadline).await {
                 ReadOutcome::Data => {}
                 _ => return Some(Err(())),
             }
@@ -1348,7 +1357,7 @@ impl Session<'_> {
             if (100..200).contains(&status) && status != 101 {
                 // Interim response: forwarded as is; the final one follows.
                 let head = resbuf.data().get(..head_end).unwrap_or(&[]);
-                if write_bytes(&self.cli, head).await.is_err() {
+                if write_bytes(self.cli, head).await.is_err() {
                     tx.term.set(Cause::ClientAbort, Phase::Headers);
                     return RespOutcome::Failed;
                 }
@@ -1502,9 +1511,9 @@ impl Session<'_> {
             let mut probe = res_body;
             probe.feed(extra).map_or(0, |p| p.consumed)
         };
-        let written = try_write_pair(&self.cli, &sc.out, extra.get(..ahead).unwrap_or(&[]));
+        let written = try_write_pair(self.cli, &sc.out, extra.get(..ahead).unwrap_or(&[]));
         let head_left = sc.out.get(written..).unwrap_or(&[]);
-        if !head_left.is_empty() && write_bytes(&self.cli, head_left).await.is_err() {
+        if !head_left.is_empty() && write_bytes(self.cli, head_left).await.is_err() {
             tx.term.set(Cause::ClientAbort, Phase::Data);
             be.be_counters.cli_abrt.fetch_add(1, Relaxed);
             return RespOutcome::Failed;
@@ -1579,12 +1588,12 @@ impl Session<'_> {
     }
 
     async fn send_bytes(&self, tx: &mut Txn, bytes: &[u8]) -> std::io::Result<()> {
-        let r = write_bytes(&self.cli, bytes).await;
+        let r = write_bytes(self.cli, bytes).await;
         // 1.4 counts a reply of its own when it enters the response buffer, whether or not
         // the client is still there to read it.
         tx.bytes_out += bytes.len() as u64;
         // 1.4 closes after its own replies: shut our side so the client sees the end.
-        let _ = tunnel::shutdown_write(&self.cli);
+        let _ = tunnel::shutdown_write(self.cli);
         r
     }
 

@@ -34,6 +34,15 @@ pub fn try_read(sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// Waits until `sock` is readable. The wake-up is kept in the socket's own registration
+/// (`poll_read_ready`'s single reader slot) rather than in a waiter node inside the future,
+/// so the waiting future is a reference, not the 152 bytes of `readable()`: this is what an
+/// idle keep-alive connection holds while it waits. Only the last task polling a socket this
+/// way is woken; a stream is one task, so that is the stream's own.
+pub async fn read_ready(sock: &TcpStream) -> io::Result<()> {
+    std::future::poll_fn(|cx| sock.poll_read_ready(cx)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,7 +51,9 @@ mod tests {
     use tokio::net::TcpListener;
 
     async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = l.local_addr().expect("local addr");
         let (c, s) = tokio::join!(TcpStream::connect(addr), l.accept());
         (c.expect("connect"), s.expect("accept").0)

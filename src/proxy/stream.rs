@@ -6,7 +6,7 @@
 use super::connect::ConnectFail;
 use crate::log::{Cause, Phase, Termination};
 use crate::runtime::{Proxy, Runtime};
-use crate::worker::ListenerInfo;
+use crate::worker::{ConnGuard, ListenerInfo};
 use parser::ir::{LogFormat, Mode};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -17,25 +17,39 @@ const MONITOR_NET_HTTP_REPLY: &[u8] = b"HTTP/1.0 200 OK\r\n\r\n";
 /// `mode health` reply.
 const HEALTH_REPLY: &[u8] = b"OK\n";
 
+/// One accepted client connection. Its task owns it for the stream's whole life and the
+/// stream borrows it: passed down by value, each `async fn` layer would keep its own dead
+/// copy of the socket and addresses in the task (rustc does not overlap an async fn's
+/// arguments with what they are moved into), and an idle connection would pay for them.
+pub struct Conn {
+    /// The connection slot (released when the stream ends) and the runtime.
+    pub slot: ConnGuard,
+    pub cli: TcpStream,
+    pub peer: SocketAddr,
+    pub info: ListenerInfo,
+}
+
 /// Serves one accepted client connection to completion.
-pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: ListenerInfo) {
+pub async fn handle(conn: &Conn) {
+    let rt: &Runtime = &conn.slot.rt;
+    let (cli, peer, info) = (&conn.cli, conn.peer, &conn.info);
     let fe = &rt.proxies[info.proxy];
     let local = cli.local_addr().unwrap_or(info.addr);
     let opts = &fe.cfg.options;
     crate::worker::tune_client_socket(
-        &cli,
+        cli,
         opts.clitcpka.is_some() || opts.tcpka.is_some(),
         opts.nolinger.is_some(),
         &rt.global.sockbuf,
     );
     if opts.tcp_smart_accept.is_some() {
-        let _ = crate::listener::disable_quickack(&cli);
+        let _ = crate::listener::disable_quickack(cli);
     }
 
     // monitor-net: a fixed answer, not counted, not logged.
     if fe.cfg.monitor_net.iter().any(|n| n.contains(peer.ip())) {
         if fe.cfg.mode.node == Mode::Http {
-            let _ = super::tunnel::write_bytes(&cli, MONITOR_NET_HTTP_REPLY).await;
+            let _ = super::tunnel::write_bytes(cli, MONITOR_NET_HTTP_REPLY).await;
         }
         return;
     }
@@ -57,12 +71,15 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
     }
     match fe.cfg.mode.node {
         Mode::Health => {
-            let _ = super::tunnel::write_bytes(&cli, HEALTH_REPLY).await;
+            let _ = super::tunnel::write_bytes(cli, HEALTH_REPLY).await;
         }
         // Boxed so that the TCP stream's state machine does not enlarge every HTTP
         // connection's task (the task is sized for its largest arm); see `http::run`.
         Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info)).await,
-        Mode::Http => super::http::run(rt, fe, cli, peer, local, info).await,
+        Mode::Http => {
+            let mut s = super::http::Session::new(rt, fe, cli, peer, local, info);
+            super::http::run(&mut s).await
+        }
     }
 }
 

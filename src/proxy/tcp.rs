@@ -55,10 +55,10 @@ impl TcpTxn {
 pub async fn run(
     rt: &Runtime,
     fe: &Proxy,
-    cli: TcpStream,
+    cli: &TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    info: ListenerInfo,
+    info: &ListenerInfo,
 ) {
     let mut tx = TcpTxn {
         t0: Instant::now(),
@@ -85,8 +85,7 @@ pub async fn run(
     };
     // Bytes the content rules waited for; they go to the server first.
     let mut pre = None;
-    if tcp_rules::inspect(&base, fe, &cli, &mut pre, rt.global.bufsize).await == Inspection::Reject
-    {
+    if tcp_rules::inspect(&base, fe, cli, &mut pre, rt.global.bufsize).await == Inspection::Reject {
         return;
     }
     let payload = pre.as_ref().map_or(&[][..], |b| b.data());
@@ -137,7 +136,7 @@ pub async fn run(
         tcpka: be.cfg.options.srvtcpka.is_some() || be.cfg.options.tcpka.is_some(),
         nolinger: be.cfg.options.nolinger.is_some(),
     };
-    let gone = client_closed(&cli);
+    let gone = client_closed(cli);
     let t_assign = tx.ms();
     let conn = match connect::connect(
         &req,
@@ -194,7 +193,7 @@ pub async fn run(
         splice: rt.global.splice,
     };
     let counts = Cell::new(TunnelBytes::default());
-    let end = tunnel::run(&cli, &conn.stream, cfg, &counts).await;
+    let end = tunnel::run(cli, &conn.stream, cfg, &counts).await;
     tx.bytes = counts.get();
     tx.bytes.req += first_bytes;
     let cause = match end {
