@@ -17,11 +17,16 @@
 //!
 //! Buffers and head indexes are taken from per-thread pools when a request starts and given
 //! back when it ends, so an idle keep-alive connection holds neither.
+//!
+//! Debug mode (`trace.rs`): each parsed request head and server response head is printed as
+//! received (`clireq`/`clihdr`, `srvrep`/`srvhdr`), the stream prints its backend's name once
+//! one is chosen, and the close lines follow when the session ends.
 
 use super::connect::{self, ConnectFail, ConnectReq};
 use super::rules::{self, ReqCtx, ReqFlags, ReqHead, ReqVerdict, ResVerdict};
 use super::stream::enter_backend;
 use super::tcp_rules::{self, Inspection};
+use super::trace::{Dir, Trace};
 use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
 use super::view::{Base, HeadView};
 use crate::buffer::Buf;
@@ -37,6 +42,7 @@ use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpStream;
@@ -249,16 +255,19 @@ struct Session<'a> {
     /// error): the transaction takes it as its first read's outcome, since reading again
     /// would not report an error a second time.
     first_read: Option<ReadOutcome>,
+    /// Debug-mode trace; its close lines print when the session is dropped.
+    trace: Trace<'a>,
 }
 
 /// Serves an HTTP client connection until it closes.
-pub async fn run(
-    rt: &Runtime,
-    fe: &Proxy,
+pub async fn run<'a>(
+    rt: &'a Runtime,
+    fe: &'a Proxy,
     cli: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
     info: ListenerInfo,
+    trace: Trace<'a>,
 ) {
     let mut s = Session {
         rt,
@@ -271,6 +280,7 @@ pub async fn run(
         accept: Accept::now(),
         leftover: None,
         first_read: None,
+        trace,
     };
     loop {
         // `tcp-request content` rules run before each request is parsed (1.4 re-arms its
@@ -296,6 +306,8 @@ pub async fn run(
         Scratch::give(sc);
         match after {
             After::KeepAlive => {
+                // The server connection is gone and the stream is on its frontend again.
+                s.trace.server_released(fe.name());
                 s.txn_no += 1;
                 s.accept = Accept::now();
                 if !rb.is_empty() {
@@ -497,6 +509,8 @@ impl Session<'_> {
                 }
             }
         }
+        // The head as received, before any rule touches it (1.4 `http_wait_for_request`).
+        self.trace.head(Dir::Request, rb.data(), &sc.req_idx);
         tx.timers.request = tx.ms();
         tx.parsed = true;
         fe.fe_counters.new_request();
@@ -591,6 +605,7 @@ impl Session<'_> {
         };
         let be = &rt.proxies[be_idx];
         tx.be = be_idx;
+        self.trace.set_proxy(be.name());
         let _be_guard = enter_backend(be);
         tx.be_counted = true;
         if be_idx != fe.idx {
@@ -822,6 +837,7 @@ impl Session<'_> {
             };
         tx.timers.connect = tx.ms();
         let srv_sock = conn.stream;
+        self.trace.server_connected(srv_sock.as_raw_fd());
         let _srv_guard = ServerGuard { be, idx: srv_idx };
         tx.srv_counted = srv_idx.is_some();
 
@@ -1343,6 +1359,9 @@ impl Session<'_> {
                     }
                 }
             }
+            // The head as the server sent it, interim ones included (1.4
+            // `http_wait_for_response`).
+            self.trace.head(Dir::Response, resbuf.data(), &sc.res_idx);
             let status = sc.res_idx.status();
             let head_end = sc.res_idx.head_end();
             if (100..200).contains(&status) && status != 101 {

@@ -2,13 +2,16 @@
 //! from` log line of frontends without `option httplog`/`tcplog`, then the mode's stream
 //! (`tcp.rs`, `http.rs`) or the fixed `mode health` reply. Compare with 1.4 `src/client.c`
 //! `event_accept` (accept-time decisions, the `Connect from` line) and `src/session.c`.
+//! In debug mode the stream's trace starts here with the accept line (`trace.rs`).
 
 use super::connect::ConnectFail;
+use super::trace::Trace;
 use crate::log::{Cause, Phase, Termination};
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use parser::ir::{LogFormat, Mode};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::TcpStream;
 
@@ -17,10 +20,17 @@ const MONITOR_NET_HTTP_REPLY: &[u8] = b"HTTP/1.0 200 OK\r\n\r\n";
 /// `mode health` reply.
 const HEALTH_REPLY: &[u8] = b"OK\n";
 
-/// Serves one accepted client connection to completion.
-pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: ListenerInfo) {
+/// Serves one accepted client connection to completion. `id` numbers the stream (the
+/// connections accepted before it, 1.4's `uniq_id`).
+pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: ListenerInfo, id: u32) {
     let fe = &rt.proxies[info.proxy];
     let local = cli.local_addr().unwrap_or(info.addr);
+    // The debug flag is read once per stream; the fd only when it is on.
+    let trace = if rt.debug {
+        Trace::new(true, id, cli.as_raw_fd(), fe.name())
+    } else {
+        Trace::new(false, id, -1, "")
+    };
     let opts = &fe.cfg.options;
     crate::worker::tune_client_socket(
         &cli,
@@ -32,13 +42,16 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
         let _ = crate::listener::disable_quickack(&cli);
     }
 
-    // monitor-net: a fixed answer, not counted, not logged.
+    // monitor-net: a fixed answer, not counted, not logged. 1.4 drops such a TCP
+    // connection before its debug trace starts, and traces an HTTP one.
     if fe.cfg.monitor_net.iter().any(|n| n.contains(peer.ip())) {
         if fe.cfg.mode.node == Mode::Http {
+            trace.accept(info.fd, peer);
             let _ = super::tunnel::write_bytes(&cli, MONITOR_NET_HTTP_REPLY).await;
         }
         return;
     }
+    trace.accept(info.fd, peer);
     fe.fe_counters
         .new_session(u64::from(fe.feconn.load(Relaxed)));
     // Without `option httplog`/`tcplog`, 1.4 logs each accepted TCP or HTTP connection at
@@ -61,8 +74,8 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
         }
         // Boxed so that the TCP stream's state machine does not enlarge every HTTP
         // connection's task (the task is sized for its largest arm); see `http::run`.
-        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info)).await,
-        Mode::Http => super::http::run(rt, fe, cli, peer, local, info).await,
+        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info, trace)).await,
+        Mode::Http => super::http::run(rt, fe, cli, peer, local, info, trace).await,
     }
 }
 
