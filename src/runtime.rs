@@ -75,6 +75,9 @@ pub struct Runtime {
     pub conn_released: tokio::sync::Notify,
     /// Soft stop, pause/resume and listener handover (`process::control`).
     pub control: crate::process::control::Control,
+    /// Debug mode (`-d`, `debug`): every stream prints 1.4's traffic trace on stdout
+    /// (`proxy::trace`). Read once per stream.
+    pub debug: bool,
 }
 
 /// A live frontend, backend or listen section.
@@ -432,6 +435,7 @@ impl Runtime {
             started_at: SystemTime::now(),
             stopping: AtomicBool::new(false),
             conn_released: tokio::sync::Notify::new(),
+            debug: false,
         })
     }
 

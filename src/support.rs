@@ -37,10 +37,6 @@ pub const WARNED: &[(&str, &str)] = &[
     ),
     ("tune.maxpollevents", "the event loop batch size is tokio's"),
     (
-        "debug",
-        "runs in the foreground as -d does, but does not dump traffic",
-    ),
-    (
         "bind-process",
         "haproxide runs one process (worker threads); every proxy runs in it",
     ),
@@ -121,7 +117,6 @@ pub fn check(config: &Config) -> Report {
         "tune.maxpollevents",
         g.tune.maxpollevents.as_ref().map(|s| &s.span),
     );
-    use_of("debug", g.debug.as_ref());
     for px in &config.proxies {
         let o = &px.options;
         use_of("bind-process", px.bind_process.as_ref().map(|s| &s.span));

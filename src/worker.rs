@@ -13,6 +13,7 @@ use crate::listener::Listener;
 use crate::process::control::ProxyState;
 use crate::runtime::Runtime;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -26,6 +27,8 @@ pub struct ListenerInfo {
     /// Listener id inside the frontend (from 1).
     pub luid: u32,
     pub addr: SocketAddr,
+    /// This worker's copy of the listening socket (the fd the debug trace prints).
+    pub fd: i32,
 }
 
 /// Starts `n` worker threads serving `listeners`. Each thread gets its own copy of every
@@ -40,12 +43,15 @@ pub fn start(
     for w in 0..n.max(1) {
         let mut socks = Vec::with_capacity(listeners.len());
         for l in listeners {
+            let sock = l.socket.try_clone()?;
+            let fd = sock.as_raw_fd();
             socks.push((
-                l.socket.try_clone()?,
+                sock,
                 ListenerInfo {
                     proxy: l.proxy,
                     luid: l.luid,
                     addr: l.addr,
+                    fd,
                 },
             ));
         }
@@ -182,7 +188,9 @@ async fn accept_while_running(
             _ = changed => continue,
         };
         rt.actconn.fetch_add(1, SeqCst);
-        rt.cum_conn.fetch_add(1, Relaxed);
+        // The stream's number is the count of connections accepted before it (1.4
+        // `uniq_id = totalconn`), shown by the debug trace.
+        let id = rt.cum_conn.fetch_add(1, Relaxed) as u32;
         fe.feconn.fetch_add(1, SeqCst);
         let guard = ConnGuard {
             rt: rt.clone(),
@@ -195,6 +203,7 @@ async fn accept_while_running(
             cli: sock,
             peer,
             info,
+            id,
         };
         let fut = async move { crate::proxy::stream::handle(&conn).await };
         tokio::task::spawn_local(fut);

@@ -294,7 +294,10 @@ fn serve(config: Config, args: &Args) -> i32 {
     }
     let privs = privs::Privs::from_config(&config);
     let rt = match Runtime::build(config, global) {
-        Ok(rt) => Arc::new(rt),
+        Ok(mut rt) => {
+            rt.debug = modes.debug;
+            Arc::new(rt)
+        }
         Err(e) => {
             cli::alert(&e.to_string());
             old.resume_if_paused();

@@ -17,11 +17,16 @@
 //!
 //! Buffers and head indexes are taken from per-thread pools when a request starts and given
 //! back when it ends, so an idle keep-alive connection holds neither.
+//!
+//! Debug mode (`trace.rs`): each parsed request head and server response head is printed as
+//! received (`clireq`/`clihdr`, `srvrep`/`srvhdr`), the stream prints its backend's name once
+//! one is chosen, and the close lines follow when the session ends.
 
 use super::connect::{self, ConnectFail, ConnectReq};
 use super::rules::{self, ReqCtx, ReqFlags, ReqHead, ReqVerdict, ResVerdict};
 use super::stream::enter_backend;
 use super::tcp_rules::{self, Inspection};
+use super::trace::{Dir, Trace};
 use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
 use super::view::{Base, HeadView};
 use crate::buffer::Buf;
@@ -37,6 +42,7 @@ use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpStream;
@@ -249,6 +255,8 @@ pub struct Session<'a> {
     /// error): the transaction takes it as its first read's outcome, since reading again
     /// would not report an error a second time.
     first_read: Option<ReadOutcome>,
+    /// Debug-mode trace; its close lines print when the session is dropped.
+    trace: Trace<'a>,
 }
 
 impl<'a> Session<'a> {
@@ -261,6 +269,7 @@ impl<'a> Session<'a> {
         peer: SocketAddr,
         local: SocketAddr,
         info: &'a ListenerInfo,
+        trace: Trace<'a>,
     ) -> Self {
         Session {
             rt,
@@ -273,6 +282,7 @@ impl<'a> Session<'a> {
             accept: Accept::now(),
             leftover: None,
             first_read: None,
+            trace,
         }
     }
 }
@@ -303,6 +313,8 @@ pub async fn run(s: &mut Session<'_>) {
         Scratch::give(sc);
         match after {
             After::KeepAlive => {
+                // The server connection is gone and the stream is on its frontend again.
+                s.trace.server_released(s.fe.name());
                 s.txn_no += 1;
                 s.accept = Accept::now();
                 if !rb.is_empty() {
@@ -506,6 +518,8 @@ impl Session<'_> {
                 }
             }
         }
+        // The head as received, before any rule touches it (1.4 `http_wait_for_request`).
+        self.trace.head(Dir::Request, rb.data(), &sc.req_idx);
         tx.timers.request = tx.ms();
         tx.parsed = true;
         fe.fe_counters.new_request();
@@ -600,6 +614,7 @@ impl Session<'_> {
         };
         let be = &rt.proxies[be_idx];
         tx.be = be_idx;
+        self.trace.set_proxy(be.name());
         let _be_guard = enter_backend(be);
         tx.be_counted = true;
         if be_idx != fe.idx {
@@ -831,6 +846,7 @@ impl Session<'_> {
             };
         tx.timers.connect = tx.ms();
         let srv_sock = conn.stream;
+        self.trace.server_connected(srv_sock.as_raw_fd());
         let _srv_guard = ServerGuard { be, idx: srv_idx };
         tx.srv_counted = srv_idx.is_some();
 
@@ -1352,6 +1368,9 @@ impl Session<'_> {
                     }
                 }
             }
+            // The head as the server sent it, interim ones included (1.4
+            // `http_wait_for_response`).
+            self.trace.head(Dir::Response, resbuf.data(), &sc.res_idx);
             let status = sc.res_idx.status();
             let head_end = sc.res_idx.head_end();
             if (100..200).contains(&status) && status != 101 {

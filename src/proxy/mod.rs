@@ -11,5 +11,6 @@ pub mod state;
 pub mod stream;
 pub mod tcp;
 pub mod tcp_rules;
+pub mod trace;
 pub mod tunnel;
 pub mod view;

@@ -2,13 +2,16 @@
 //! from` log line of frontends without `option httplog`/`tcplog`, then the mode's stream
 //! (`tcp.rs`, `http.rs`) or the fixed `mode health` reply. Compare with 1.4 `src/client.c`
 //! `event_accept` (accept-time decisions, the `Connect from` line) and `src/session.c`.
+//! In debug mode the stream's trace starts here with the accept line (`trace.rs`).
 
 use super::connect::ConnectFail;
+use super::trace::Trace;
 use crate::log::{Cause, Phase, Termination};
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::{ConnGuard, ListenerInfo};
 use parser::ir::{LogFormat, Mode};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::TcpStream;
 
@@ -27,14 +30,23 @@ pub struct Conn {
     pub cli: TcpStream,
     pub peer: SocketAddr,
     pub info: ListenerInfo,
+    /// The stream's number: the connections accepted before it (1.4's `uniq_id`), shown
+    /// by the debug trace.
+    pub id: u32,
 }
 
 /// Serves one accepted client connection to completion.
 pub async fn handle(conn: &Conn) {
     let rt: &Runtime = &conn.slot.rt;
-    let (cli, peer, info) = (&conn.cli, conn.peer, &conn.info);
+    let (cli, peer, info, id) = (&conn.cli, conn.peer, &conn.info, conn.id);
     let fe = &rt.proxies[info.proxy];
     let local = cli.local_addr().unwrap_or(info.addr);
+    // The debug flag is read once per stream; the fd only when it is on.
+    let trace = if rt.debug {
+        Trace::new(true, id, cli.as_raw_fd(), fe.name())
+    } else {
+        Trace::new(false, id, -1, "")
+    };
     let opts = &fe.cfg.options;
     crate::worker::tune_client_socket(
         cli,
@@ -46,13 +58,16 @@ pub async fn handle(conn: &Conn) {
         let _ = crate::listener::disable_quickack(cli);
     }
 
-    // monitor-net: a fixed answer, not counted, not logged.
+    // monitor-net: a fixed answer, not counted, not logged. 1.4 drops such a TCP
+    // connection before its debug trace starts, and traces an HTTP one.
     if fe.cfg.monitor_net.iter().any(|n| n.contains(peer.ip())) {
         if fe.cfg.mode.node == Mode::Http {
+            trace.accept(info.fd, peer);
             let _ = super::tunnel::write_bytes(cli, MONITOR_NET_HTTP_REPLY).await;
         }
         return;
     }
+    trace.accept(info.fd, peer);
     fe.fe_counters
         .new_session(u64::from(fe.feconn.load(Relaxed)));
     // Without `option httplog`/`tcplog`, 1.4 logs each accepted TCP or HTTP connection at
@@ -75,9 +90,9 @@ pub async fn handle(conn: &Conn) {
         }
         // Boxed so that the TCP stream's state machine does not enlarge every HTTP
         // connection's task (the task is sized for its largest arm); see `http::run`.
-        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info)).await,
+        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info, trace)).await,
         Mode::Http => {
-            let mut s = super::http::Session::new(rt, fe, cli, peer, local, info);
+            let mut s = super::http::Session::new(rt, fe, cli, peer, local, info, trace);
             super::http::run(&mut s).await
         }
     }

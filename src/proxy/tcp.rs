@@ -10,10 +10,13 @@
 //! `cD`/`sD`; connection failures are `SC`/`sC` (see [`super::stream::connect_failure`]).
 //! Compare with 1.4 `tcp_inspect_request` (`src/proto_tcp.c`), `process_switching_rules`,
 //! `process_session` and `sess_establish` (`src/session.c`), and `tcp_sess_log` (`src/log.c`).
+//! In debug mode the stream's trace (`trace.rs`) prints the backend's name from the switch on
+//! and its `srvcls`/`clicls`/`closed` lines when `trace` is dropped at the end of [`run`].
 
 use super::connect::{self, ConnectReq};
 use super::stream::enter_backend;
 use super::tcp_rules::{self, Inspection};
+use super::trace::Trace;
 use super::tunnel::{self, TunnelBytes, TunnelCfg, TunnelEnd};
 use super::view::Base;
 use crate::lb::PickInput;
@@ -24,6 +27,7 @@ use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 use tokio::net::TcpStream;
@@ -52,13 +56,14 @@ impl TcpTxn {
     }
 }
 
-pub async fn run(
-    rt: &Runtime,
-    fe: &Proxy,
-    cli: &TcpStream,
+pub async fn run<'a>(
+    rt: &'a Runtime,
+    fe: &'a Proxy,
+    cli: &'a TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    info: &ListenerInfo,
+    info: &'a ListenerInfo,
+    trace: Trace<'a>,
 ) {
     let mut tx = TcpTxn {
         t0: Instant::now(),
@@ -94,6 +99,7 @@ pub async fn run(
     };
     let be = &rt.proxies[be_idx];
     let _be_guard = enter_backend(be);
+    trace.set_proxy(be.name());
 
     // Persistence (1.4 `force-persist` at switching time, then the AN_REQ_PRST_RDP_COOKIE
     // and AN_REQ_STICKING_RULES analysers). The RDP cookie is read from the bytes the
@@ -156,6 +162,7 @@ pub async fn run(
             return;
         }
     };
+    trace.server_connected(conn.stream.as_raw_fd());
     tx.srv = conn.server;
     tx.srv_counted = conn.server.is_some();
     tx.retries = conn.retries;
