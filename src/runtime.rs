@@ -75,6 +75,10 @@ pub struct Runtime {
     pub conn_released: tokio::sync::Notify,
     /// Soft stop, pause/resume and listener handover (`process::control`).
     pub control: crate::process::control::Control,
+    /// Every live stream, for `show sess` (`proxy::registry`).
+    pub streams: crate::proxy::registry::Registry,
+    /// Invalid messages captured so far (1.4 `error_snapshot_id`, `show errors`).
+    pub error_events: AtomicU32,
 }
 
 /// A live frontend, backend or listen section.
@@ -107,6 +111,9 @@ pub struct Proxy {
     pub logger: Arc<crate::log::Logger>,
     /// Persistence tables: appsession, stick table, resolved stick rules (`persist`).
     pub persist: crate::persist::ProxyPersist,
+    /// Last invalid request (frontend) and response (backend) seen, for `show errors`
+    /// (`proxy::snapshot`).
+    pub captures: crate::proxy::snapshot::Captures,
 }
 
 impl Proxy {
@@ -388,6 +395,7 @@ impl Runtime {
                 lb: crate::lb::Balancer::for_proxy(p),
                 logger: Arc::new(build_logger(p.logs.iter().map(|l| &l.node), &ident)),
                 persist: persist.next().unwrap_or_default(),
+                captures: Default::default(),
                 cfg: p.clone(),
             });
         }
@@ -432,6 +440,8 @@ impl Runtime {
             started_at: SystemTime::now(),
             stopping: AtomicBool::new(false),
             conn_released: tokio::sync::Notify::new(),
+            streams: crate::proxy::registry::Registry::new(),
+            error_events: AtomicU32::new(0),
         })
     }
 

@@ -2,13 +2,18 @@
 //! from` log line of frontends without `option httplog`/`tcplog`, then the mode's stream
 //! (`tcp.rs`, `http.rs`) or the fixed `mode health` reply. Compare with 1.4 `src/client.c`
 //! `event_accept` (accept-time decisions, the `Connect from` line) and `src/session.c`.
+//!
+//! Every stream is listed in the runtime's registry (`show sess`) from here until it ends:
+//! one registration per connection, see `registry.rs` for the cost model.
 
 use super::connect::ConnectFail;
+use super::registry::{NewStream, Origin};
 use crate::log::{Cause, Phase, Termination};
 use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use parser::ir::{LogFormat, Mode};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::TcpStream;
 
@@ -20,6 +25,18 @@ const HEALTH_REPLY: &[u8] = b"OK\n";
 /// Serves one accepted client connection to completion.
 pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: ListenerInfo) {
     let fe = &rt.proxies[info.proxy];
+    let reg = rt.streams.register(NewStream {
+        origin: Origin::Tcp {
+            fe: info.proxy,
+            luid: info.luid,
+            v6: info.addr.is_ipv6(),
+            http: fe.cfg.mode.node == Mode::Http,
+            inspect: !fe.cfg.tcp_request.is_empty(),
+        },
+        src: Some(peer),
+        cli_fd: cli.as_raw_fd(),
+        be: Some(info.proxy),
+    });
     let local = cli.local_addr().unwrap_or(info.addr);
     let opts = &fe.cfg.options;
     crate::worker::tune_client_socket(
@@ -61,8 +78,8 @@ pub async fn handle(rt: &Runtime, cli: TcpStream, peer: SocketAddr, info: Listen
         }
         // Boxed so that the TCP stream's state machine does not enlarge every HTTP
         // connection's task (the task is sized for its largest arm); see `http::run`.
-        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info)).await,
-        Mode::Http => super::http::run(rt, fe, cli, peer, local, info).await,
+        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info, reg.info())).await,
+        Mode::Http => super::http::run(rt, fe, cli, peer, local, info, reg.info()).await,
     }
 }
 

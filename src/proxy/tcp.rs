@@ -12,6 +12,7 @@
 //! `process_session` and `sess_establish` (`src/session.c`), and `tcp_sess_log` (`src/log.c`).
 
 use super::connect::{self, ConnectReq};
+use super::registry::{Phase as RegPhase, StreamInfo};
 use super::stream::enter_backend;
 use super::tcp_rules::{self, Inspection};
 use super::tunnel::{self, TunnelBytes, TunnelCfg, TunnelEnd};
@@ -24,6 +25,7 @@ use crate::runtime::{Proxy, Runtime};
 use crate::worker::ListenerInfo;
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 use tokio::net::TcpStream;
@@ -59,6 +61,7 @@ pub async fn run(
     peer: SocketAddr,
     local: SocketAddr,
     info: ListenerInfo,
+    reg: &StreamInfo,
 ) {
     let mut tx = TcpTxn {
         t0: Instant::now(),
@@ -85,6 +88,9 @@ pub async fn run(
     };
     // Bytes the content rules waited for; they go to the server first.
     let mut pre = None;
+    if !fe.cfg.tcp_request.is_empty() {
+        reg.enter(&rt.streams, RegPhase::Inspect, None);
+    }
     if tcp_rules::inspect(&base, fe, &cli, &mut pre, rt.global.bufsize).await == Inspection::Reject
     {
         return;
@@ -95,6 +101,7 @@ pub async fn run(
     };
     let be = &rt.proxies[be_idx];
     let _be_guard = enter_backend(be);
+    reg.set_backend(be_idx);
 
     // Persistence (1.4 `force-persist` at switching time, then the AN_REQ_PRST_RDP_COOKIE
     // and AN_REQ_STICKING_RULES analysers). The RDP cookie is read from the bytes the
@@ -139,6 +146,11 @@ pub async fn run(
     };
     let gone = client_closed(&cli);
     let t_assign = tx.ms();
+    reg.enter(
+        &rt.streams,
+        RegPhase::Connect,
+        Proxy::timeout(&be.cfg.timeouts.connect).map(|d| Instant::now() + d),
+    );
     let conn = match connect::connect(
         &req,
         |avoid| be.pick(&PickInput::tcp(peer.ip(), payload), avoid),
@@ -159,6 +171,13 @@ pub async fn run(
     };
     tx.srv = conn.server;
     tx.srv_counted = conn.server.is_some();
+    reg.set_server(
+        conn.server,
+        conn.stream.as_raw_fd(),
+        conn.server.is_some(),
+        i32::try_from(be.retries().saturating_sub(conn.retries)).unwrap_or(0),
+    );
+    reg.enter(&rt.streams, RegPhase::Tunnel, None);
     tx.retries = conn.retries;
     tx.redispatched = conn.redispatched;
     // As in HTTP: same-server retries count in Tc, a redispatch assigns again.
@@ -197,6 +216,7 @@ pub async fn run(
     let end = tunnel::run(&cli, &conn.stream, cfg, &counts).await;
     tx.bytes = counts.get();
     tx.bytes.req += first_bytes;
+    reg.add_bytes(tx.bytes.req, tx.bytes.res);
     let cause = match end {
         TunnelEnd::Closed => None,
         TunnelEnd::ClientTimeout => Some(Cause::ClientTimeout),
