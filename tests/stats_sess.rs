@@ -461,11 +461,11 @@ fn show_errors_shape_matches_haproxy_2_6() {
     assert_eq!(head(ours), " : 2");
     assert_eq!(head(ours), head(theirs));
     let (eo, et) = (entries(ours), entries(theirs));
+    let ids = regex::Regex::new(r"\(#\d+\)").expect("regex");
     for (i, what) in [(0, "request"), (1, "response")] {
         let (a, b) = (&eo[i], &et[i]);
         // The entry line, proxy ids aside (2.6 numbers its proxies its own way). 1.4 puts a
         // space before the colon of `invalid response` only; 2.6 dropped it.
-        let ids = regex::Regex::new(r"\(#\d+\)").expect("regex");
         let first = |l: &str| ids.replace_all(strip_date(l), "(#N)").into_owned();
         let theirs_as_14 = if i == 1 {
             first(&b[0]).replace("(#N): invalid response", "(#N) : invalid response")

@@ -237,6 +237,10 @@ impl Txn {
     fn ms(&self) -> i64 {
         self.t0.elapsed().as_millis() as i64
     }
+    /// The instant `ms` (as returned by [`Txn::ms`]) after the start.
+    fn at(&self, ms: i64) -> Instant {
+        self.t0 + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    }
 }
 
 /// A client connection in HTTP mode.
@@ -774,7 +778,8 @@ impl Session<'_> {
         self.reg.enter(
             &rt.streams,
             RegPhase::Connect,
-            Proxy::timeout(&be.cfg.timeouts.connect).map(|d| Instant::now() + d),
+            // From the clock read `t_assign` already made: no extra read per request.
+            Proxy::timeout(&be.cfg.timeouts.connect).map(|d| tx.at(t_assign) + d),
         );
         let result = {
             let buf = rb.data();
@@ -873,7 +878,7 @@ impl Session<'_> {
         self.reg.enter(
             &rt.streams,
             RegPhase::WaitResponse,
-            Proxy::timeout(&be.cfg.timeouts.server).map(|d| Instant::now() + d),
+            Proxy::timeout(&be.cfg.timeouts.server).map(|d| tx.at(tx.timers.connect) + d),
         );
 
         // `http-send-name-header`: the chosen server's name, replacing any such header.

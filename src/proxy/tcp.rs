@@ -149,7 +149,9 @@ pub async fn run(
     reg.enter(
         &rt.streams,
         RegPhase::Connect,
-        Proxy::timeout(&be.cfg.timeouts.connect).map(|d| Instant::now() + d),
+        // From the clock read `t_assign` already made.
+        Proxy::timeout(&be.cfg.timeouts.connect)
+            .map(|d| tx.t0 + std::time::Duration::from_millis(t_assign.max(0) as u64) + d),
     );
     let conn = match connect::connect(
         &req,
