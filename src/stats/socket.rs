@@ -13,7 +13,6 @@
 //!   `set weight`, `set timeout cli`, `disable server`, `enable server`, with 1.4's texts.
 //! * `stats timeout` (default 10 s) bounds every read and write; `set timeout cli <s>`
 //!   changes it for the connection. `stats maxconn` (default 10) bounds concurrent clients.
-//!
 //! * `show sess [<id>]` lists the live streams, this connection included, or dumps one
 //!   (`super::sess`, fed by `proxy::registry`); `show errors [<iid>]` prints the last invalid
 //!   request/response of each proxy (`super::errors`, fed by `proxy::snapshot`).
