@@ -78,6 +78,10 @@ pub struct Runtime {
     /// Debug mode (`-d`, `debug`): every stream prints 1.4's traffic trace on stdout
     /// (`proxy::trace`). Read once per stream.
     pub debug: bool,
+    /// Every live stream, for `show sess` (`proxy::registry`).
+    pub streams: crate::proxy::registry::Registry,
+    /// Invalid messages captured so far (1.4 `error_snapshot_id`, `show errors`).
+    pub error_events: AtomicU32,
 }
 
 /// A live frontend, backend or listen section.
@@ -110,6 +114,9 @@ pub struct Proxy {
     pub logger: Arc<crate::log::Logger>,
     /// Persistence tables: appsession, stick table, resolved stick rules (`persist`).
     pub persist: crate::persist::ProxyPersist,
+    /// Last invalid request (frontend) and response (backend) seen, for `show errors`
+    /// (`proxy::snapshot`).
+    pub captures: crate::proxy::snapshot::Captures,
 }
 
 impl Proxy {
@@ -391,6 +398,7 @@ impl Runtime {
                 lb: crate::lb::Balancer::for_proxy(p),
                 logger: Arc::new(build_logger(p.logs.iter().map(|l| &l.node), &ident)),
                 persist: persist.next().unwrap_or_default(),
+                captures: Default::default(),
                 cfg: p.clone(),
             });
         }
@@ -436,6 +444,8 @@ impl Runtime {
             stopping: AtomicBool::new(false),
             conn_released: tokio::sync::Notify::new(),
             debug: false,
+            streams: crate::proxy::registry::Registry::new(),
+            error_events: AtomicU32::new(0),
         })
     }
 

@@ -188,9 +188,7 @@ async fn accept_while_running(
             _ = changed => continue,
         };
         rt.actconn.fetch_add(1, SeqCst);
-        // The stream's number is the count of connections accepted before it (1.4
-        // `uniq_id = totalconn`), shown by the debug trace.
-        let id = rt.cum_conn.fetch_add(1, Relaxed) as u32;
+        rt.cum_conn.fetch_add(1, Relaxed);
         fe.feconn.fetch_add(1, SeqCst);
         let guard = ConnGuard {
             rt: rt.clone(),
@@ -203,7 +201,6 @@ async fn accept_while_running(
             cli: sock,
             peer,
             info,
-            id,
         };
         let fut = async move { crate::proxy::stream::handle(&conn).await };
         tokio::task::spawn_local(fut);

@@ -63,12 +63,16 @@
 //! [`write_redirect`] with [`RedirectCode`] and [`RedirectConn`], [`write_errorloc`],
 //! [`write_server_redir`].
 //!
+//! Error positions ([`errpos`]): [`error_offset`] finds the first invalid byte of a head
+//! the parser rejected, for `show errors` (off the fast path).
+//!
 //! Fuzzing ([`fuzz`]): `request`, `response`, `chunked` entry points shared by the cargo-fuzz
 //! targets and the corpus replay test.
 
 pub mod body;
 pub mod canned;
 pub mod edit;
+pub mod errpos;
 pub mod fuzz;
 pub mod head;
 pub mod tokens;
@@ -82,6 +86,7 @@ pub use canned::{
     RedirectCode, RedirectConn, HTTP_100_CONTINUE, MONITOR_NET_OK,
 };
 pub use edit::{EditError, HeadEdit};
+pub use errpos::error_offset;
 pub use head::{
     uri_path, ConnTokens, Framing, HeadIndex, HeaderLine, Invalid, Kind, Method, MsgInfo, Parse,
     ParseOptions, Span, Version, DEFAULT_MAX_HEAD, MAX_HEADERS, MAX_HTTP_HDR,

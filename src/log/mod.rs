@@ -28,8 +28,8 @@ use std::time::SystemTime;
 
 use parser::ir::{LogFormat, ProxyKind};
 
-pub(crate) use clock::push_accept_date;
 pub use clock::{init_local_timezone, stderr_stamp};
+pub(crate) use clock::{local_tm, push_accept_date, MONTHS};
 pub use httplog::{
     write_connect_line, write_httplog, write_httplog_clf, write_tcplog, ServerField, Timers, TxnLog,
 };

@@ -21,10 +21,16 @@
 //! Debug mode (`trace.rs`): each parsed request head and server response head is printed as
 //! received (`clireq`/`clihdr`, `srvrep`/`srvhdr`), the stream prints its backend's name once
 //! one is chosen, and the close lines follow when the session ends.
+//! The stream's registry entry (`show sess`) is updated at each phase change with plain
+//! atomic stores, and a request or response head the parser rejects is captured for `show
+//! errors` (1.4 `http_capture_bad_message`, see `snapshot.rs`) before the 400/502.
 
 use super::connect::{self, ConnectFail, ConnectReq};
+use super::registry::{method_number, Phase as RegPhase, StreamInfo};
 use super::rules::{self, ReqCtx, ReqFlags, ReqHead, ReqVerdict, ResVerdict};
+use super::snapshot::{self, CaptureInfo};
 use super::stream::enter_backend;
+use super::stream::Conn;
 use super::tcp_rules::{self, Inspection};
 use super::trace::{Dir, Trace};
 use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
@@ -32,7 +38,7 @@ use super::view::{Base, HeadView};
 use crate::buffer::Buf;
 use crate::check::HanaStatus;
 use crate::http1::{
-    canned, BodyState, Framing, HeadEdit, HeadIndex, Method, Parse, ParseOptions, Version,
+    canned, BodyState, Framing, HeadEdit, HeadIndex, Kind, Method, Parse, ParseOptions, Version,
 };
 use crate::lb::{HeaderLookup, HttpInput, PickInput};
 use crate::log::httplog::{ServerField, Timers, TxnLog};
@@ -236,6 +242,10 @@ impl Txn {
     fn ms(&self) -> i64 {
         self.t0.elapsed().as_millis() as i64
     }
+    /// The instant `ms` (as returned by [`Txn::ms`]) after the start.
+    fn at(&self, ms: i64) -> Instant {
+        self.t0 + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    }
 }
 
 /// A client connection in HTTP mode.
@@ -257,6 +267,8 @@ pub struct Session<'a> {
     first_read: Option<ReadOutcome>,
     /// Debug-mode trace; its close lines print when the session is dropped.
     trace: Trace<'a>,
+    /// This stream's entry in the registry of live streams (`show sess`).
+    reg: &'a StreamInfo,
 }
 
 impl<'a> Session<'a> {
@@ -265,24 +277,24 @@ impl<'a> Session<'a> {
     pub fn new(
         rt: &'a Runtime,
         fe: &'a Proxy,
-        cli: &'a TcpStream,
-        peer: SocketAddr,
+        conn: &'a Conn,
         local: SocketAddr,
-        info: &'a ListenerInfo,
         trace: Trace<'a>,
+        reg: &'a StreamInfo,
     ) -> Self {
         Session {
             rt,
             fe,
-            cli,
-            peer,
+            cli: &conn.cli,
+            peer: conn.peer,
             local,
-            info,
+            info: &conn.info,
             txn_no: 0,
             accept: Accept::now(),
             leftover: None,
             first_read: None,
             trace,
+            reg,
         }
     }
 }
@@ -315,6 +327,7 @@ pub async fn run(s: &mut Session<'_>) {
             After::KeepAlive => {
                 // The server connection is gone and the stream is on its frontend again.
                 s.trace.server_released(s.fe.name());
+                s.reg.reset_txn(s.fe.idx);
                 s.txn_no += 1;
                 s.accept = Accept::now();
                 if !rb.is_empty() {
@@ -341,6 +354,7 @@ impl Session<'_> {
         if self.fe.cfg.tcp_request.is_empty() {
             return Inspection::Accept;
         }
+        self.reg.enter(&self.rt.streams, RegPhase::Inspect, None);
         let t0 = Instant::now();
         let verdict = {
             let base = self.base(self.fe, None);
@@ -385,6 +399,8 @@ impl Session<'_> {
                 .or(Proxy::timeout(&t.client))
         };
         let deadline = idle.map(|d| Instant::now() + d);
+        self.reg
+            .enter(&self.rt.streams, RegPhase::WaitRequest, deadline);
         loop {
             let ready = match deadline {
                 Some(d) => tokio::time::timeout_at(d, super::sockio::read_ready(self.cli))
@@ -448,6 +464,8 @@ impl Session<'_> {
             Instant::now()
         };
         let deadline = self.head_timeout().map(|d| head_start + d);
+        self.reg
+            .enter(&self.rt.streams, RegPhase::WaitRequest, deadline);
         sc.req_idx.clear();
         sc.persist.reset();
         sc.req_line.clear();
@@ -460,10 +478,24 @@ impl Session<'_> {
 
         // --- wait for a complete request head ---
         loop {
-            match sc.req_idx.parse_request(rb.data(), &opts) {
+            let parsed = sc.req_idx.parse_request(rb.data(), &opts);
+            match parsed {
                 Parse::Complete => break,
                 Parse::Incomplete => {}
                 Parse::TooLarge | Parse::Invalid(_) => {
+                    if let Parse::Invalid(e) = parsed {
+                        if !e.is_framing() {
+                            // 1.4 keeps syntax errors for `show errors`; the frontend's `be`
+                            // is still itself.
+                            self.capture_bad(
+                                fe,
+                                snapshot::Side::Request,
+                                rb.data(),
+                                opts.accept_invalid,
+                                None,
+                            );
+                        }
+                    }
                     fe.fe_counters.ereq.fetch_add(1, Relaxed);
                     tx.term.set(Cause::Proxy, Phase::Request);
                     tx.bytes_in = rb.len() as u64;
@@ -537,6 +569,8 @@ impl Session<'_> {
         let req_method = sc.req_idx.method();
         let req_version = sc.req_idx.version();
         let req_info = *sc.req_idx.info();
+        self.reg.set_method(method_number(req_method));
+        self.reg.enter(&rt.streams, RegPhase::Request, None);
 
         // --- monitor-uri: answered here, never logged ---
         if let Some(m) = &fe.cfg.monitor_uri {
@@ -615,6 +649,7 @@ impl Session<'_> {
         let be = &rt.proxies[be_idx];
         tx.be = be_idx;
         self.trace.set_proxy(be.name());
+        self.reg.set_backend(be_idx);
         let _be_guard = enter_backend(be);
         tx.be_counted = true;
         if be_idx != fe.idx {
@@ -761,6 +796,12 @@ impl Session<'_> {
             nolinger: be.cfg.options.nolinger.is_some(),
         };
         let t_assign = tx.ms();
+        self.reg.enter(
+            &rt.streams,
+            RegPhase::Connect,
+            // From the clock read `t_assign` already made: no extra read per request.
+            Proxy::timeout(&be.cfg.timeouts.connect).map(|d| tx.at(t_assign) + d),
+        );
         let result = {
             let buf = rb.data();
             let idx = &sc.req_idx;
@@ -795,6 +836,7 @@ impl Session<'_> {
             Err((fail, srv, tries)) => {
                 tx.srv = srv;
                 tx.retries = tries;
+                self.reg.set_server(srv, -1, false, 0);
                 if matches!(fail, ConnectFail::Refused | ConnectFail::Timeout) {
                     self.observe(be, srv, HanaStatus::L4Err);
                 }
@@ -849,6 +891,17 @@ impl Session<'_> {
         self.trace.server_connected(srv_sock.as_raw_fd());
         let _srv_guard = ServerGuard { be, idx: srv_idx };
         tx.srv_counted = srv_idx.is_some();
+        self.reg.set_server(
+            srv_idx,
+            srv_sock.as_raw_fd(),
+            srv_idx.is_some(),
+            i32::try_from(be.retries().saturating_sub(conn.retries)).unwrap_or(0),
+        );
+        self.reg.enter(
+            &rt.streams,
+            RegPhase::WaitResponse,
+            Proxy::timeout(&be.cfg.timeouts.server).map(|d| tx.at(tx.timers.connect) + d),
+        );
 
         // `http-send-name-header`: the chosen server's name, replacing any such header.
         if let (Some(h), Some(i)) = (&be.cfg.http_send_name_header, srv_idx) {
@@ -968,6 +1021,7 @@ impl Session<'_> {
                 if tunnel_like || matches!(down_res, RespOutcome::Upgrade) =>
             {
                 // Flush what came with the head, then tunnel the rest both ways.
+                self.reg.enter(&rt.streams, RegPhase::Tunnel, None);
                 let counts = Cell::new(TunnelBytes::default());
                 let mut failed = None;
                 if !resbuf.is_empty() {
@@ -1321,10 +1375,22 @@ impl Session<'_> {
             sc.res_idx.clear();
             let deadline = server_to.map(|d| Instant::now() + d);
             loop {
-                match sc.res_idx.parse_response(resbuf.data(), opts, req_method) {
+                let parsed = sc.res_idx.parse_response(resbuf.data(), opts, req_method);
+                match parsed {
                     Parse::Complete => break,
                     Parse::Incomplete => {}
                     Parse::TooLarge | Parse::Invalid(_) => {
+                        if let Parse::Invalid(e) = parsed {
+                            if !e.is_framing() {
+                                self.capture_bad(
+                                    be,
+                                    snapshot::Side::Response,
+                                    resbuf.data(),
+                                    opts.accept_invalid,
+                                    tx.srv.map(|s| (be.idx, s)),
+                                );
+                            }
+                        }
                         be.be_counters.eresp.fetch_add(1, Relaxed);
                         if let Some(c) = srv_counters {
                             c.eresp.fetch_add(1, Relaxed);
@@ -1389,6 +1455,8 @@ impl Session<'_> {
         tx.timers.data = tx.ms();
         let status = sc.res_idx.status();
         tx.status = i32::from(status);
+        self.reg.set_status(tx.status);
+        self.reg.enter(&self.rt.streams, RegPhase::Data, None);
         // 1.4 `http_wait_for_response`: 5xx other than 501/505 count as server errors.
         let hana = if (500..600).contains(&status) && status != 501 && status != 505 {
             HanaStatus::HttpSts
@@ -1569,8 +1637,45 @@ impl Session<'_> {
         be.logger.send_str(crate::log::Level::Alert, &msg);
     }
 
+    /// Records an invalid request (in the frontend) or response (in the backend) for `show
+    /// errors`; `srv` is the server of the response, as (backend index, server index).
+    fn capture_bad(
+        &self,
+        px: &Proxy,
+        side: snapshot::Side,
+        msg: &[u8],
+        accept_invalid: bool,
+        srv: Option<(usize, usize)>,
+    ) {
+        let kind = match side {
+            snapshot::Side::Request => Kind::Request,
+            snapshot::Side::Response => Kind::Response,
+        };
+        let info = CaptureInfo {
+            sid: self.reg.uniq_id(),
+            src: self.peer.ip(),
+            // A request's other side is the stream's backend, still the frontend while the
+            // request is parsed; a response's is the frontend.
+            oe: self.fe.idx,
+            srv,
+            state: snapshot::HTTP_MSG_ERROR,
+            flags: snapshot::BF_READ_PARTIAL,
+            pos: crate::http1::error_offset(msg, kind, accept_invalid),
+        };
+        snapshot::capture(
+            px,
+            side,
+            &self.rt.error_events,
+            self.rt.global.bufsize,
+            msg,
+            info,
+        );
+    }
+
     /// Counts the transaction's status and bytes on the frontend, backend and server.
     fn account(&self, tx: &Txn, be: &Proxy) {
+        self.reg.set_status(tx.status);
+        self.reg.add_bytes(tx.bytes_in, tx.bytes_out);
         let fe = self.fe;
         if tx.status > 0 {
             let st = tx.status as u16;

@@ -4,7 +4,9 @@
 pub mod connect;
 pub mod fuzz;
 pub mod http;
+pub mod registry;
 pub mod rules;
+pub mod snapshot;
 pub mod sockio;
 pub mod splice;
 pub mod state;

@@ -3,8 +3,12 @@
 //! (`tcp.rs`, `http.rs`) or the fixed `mode health` reply. Compare with 1.4 `src/client.c`
 //! `event_accept` (accept-time decisions, the `Connect from` line) and `src/session.c`.
 //! In debug mode the stream's trace starts here with the accept line (`trace.rs`).
+//!
+//! Every stream is listed in the runtime's registry (`show sess`) from here until it ends:
+//! one registration per connection, see `registry.rs` for the cost model.
 
 use super::connect::ConnectFail;
+use super::registry::{NewStream, Origin};
 use super::trace::Trace;
 use crate::log::{Cause, Phase, Termination};
 use crate::runtime::{Proxy, Runtime};
@@ -30,22 +34,38 @@ pub struct Conn {
     pub cli: TcpStream,
     pub peer: SocketAddr,
     pub info: ListenerInfo,
-    /// The stream's number: the connections accepted before it (1.4's `uniq_id`), shown
-    /// by the debug trace.
-    pub id: u32,
 }
 
 /// Serves one accepted client connection to completion.
 pub async fn handle(conn: &Conn) {
     let rt: &Runtime = &conn.slot.rt;
-    let (cli, peer, info, id) = (&conn.cli, conn.peer, &conn.info, conn.id);
+    let (cli, peer, info) = (&conn.cli, conn.peer, &conn.info);
     let fe = &rt.proxies[info.proxy];
+    let reg = rt.streams.register(NewStream {
+        origin: Origin::Tcp {
+            fe: info.proxy,
+            luid: info.luid,
+            v6: info.addr.is_ipv6(),
+            http: fe.cfg.mode.node == Mode::Http,
+            inspect: !fe.cfg.tcp_request.is_empty(),
+        },
+        src: Some(peer),
+        cli_fd: cli.as_raw_fd(),
+        be: Some(info.proxy),
+    });
     let local = cli.local_addr().unwrap_or(info.addr);
     // The debug flag is read once per stream; the fd only when it is on.
     let trace = if rt.debug {
-        Trace::new(true, id, cli.as_raw_fd(), fe.name())
+        // The stream's number is the registry's (1.4 `uniq_id`); the trace prints 8 hex
+        // digits of it, as 1.4's `%08x` of an unsigned int.
+        Trace::new(
+            true,
+            reg.info().uniq_id() as u32,
+            cli.as_raw_fd(),
+            fe.name(),
+        )
     } else {
-        Trace::new(false, id, -1, "")
+        Trace::new(false, 0, -1, "")
     };
     let opts = &fe.cfg.options;
     crate::worker::tune_client_socket(
@@ -90,9 +110,9 @@ pub async fn handle(conn: &Conn) {
         }
         // Boxed so that the TCP stream's state machine does not enlarge every HTTP
         // connection's task (the task is sized for its largest arm); see `http::run`.
-        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, cli, peer, local, info, trace)).await,
+        Mode::Tcp => Box::pin(super::tcp::run(rt, fe, conn, local, trace, reg.info())).await,
         Mode::Http => {
-            let mut s = super::http::Session::new(rt, fe, cli, peer, local, info, trace);
+            let mut s = super::http::Session::new(rt, fe, conn, local, trace, reg.info());
             super::http::run(&mut s).await
         }
     }

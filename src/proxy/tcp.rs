@@ -14,7 +14,8 @@
 //! and its `srvcls`/`clicls`/`closed` lines when `trace` is dropped at the end of [`run`].
 
 use super::connect::{self, ConnectReq};
-use super::stream::enter_backend;
+use super::registry::{Phase as RegPhase, StreamInfo};
+use super::stream::{enter_backend, Conn};
 use super::tcp_rules::{self, Inspection};
 use super::trace::Trace;
 use super::tunnel::{self, TunnelBytes, TunnelCfg, TunnelEnd};
@@ -24,7 +25,6 @@ use crate::log::httplog::{ServerField, Timers, TxnLog};
 use crate::log::{Cause, Phase, TermState, Termination};
 use crate::persist::{self, StickInput, TxnPersist};
 use crate::runtime::{Proxy, Runtime};
-use crate::worker::ListenerInfo;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -59,12 +59,12 @@ impl TcpTxn {
 pub async fn run<'a>(
     rt: &'a Runtime,
     fe: &'a Proxy,
-    cli: &'a TcpStream,
-    peer: SocketAddr,
+    conn: &'a Conn,
     local: SocketAddr,
-    info: &'a ListenerInfo,
     trace: Trace<'a>,
+    reg: &StreamInfo,
 ) {
+    let (cli, peer, info) = (&conn.cli, conn.peer, &conn.info);
     let mut tx = TcpTxn {
         t0: Instant::now(),
         date: SystemTime::now(),
@@ -90,6 +90,9 @@ pub async fn run<'a>(
     };
     // Bytes the content rules waited for; they go to the server first.
     let mut pre = None;
+    if !fe.cfg.tcp_request.is_empty() {
+        reg.enter(&rt.streams, RegPhase::Inspect, None);
+    }
     if tcp_rules::inspect(&base, fe, cli, &mut pre, rt.global.bufsize).await == Inspection::Reject {
         return;
     }
@@ -100,6 +103,7 @@ pub async fn run<'a>(
     let be = &rt.proxies[be_idx];
     let _be_guard = enter_backend(be);
     trace.set_proxy(be.name());
+    reg.set_backend(be_idx);
 
     // Persistence (1.4 `force-persist` at switching time, then the AN_REQ_PRST_RDP_COOKIE
     // and AN_REQ_STICKING_RULES analysers). The RDP cookie is read from the bytes the
@@ -144,6 +148,13 @@ pub async fn run<'a>(
     };
     let gone = client_closed(cli);
     let t_assign = tx.ms();
+    reg.enter(
+        &rt.streams,
+        RegPhase::Connect,
+        // From the clock read `t_assign` already made.
+        Proxy::timeout(&be.cfg.timeouts.connect)
+            .map(|d| tx.t0 + std::time::Duration::from_millis(t_assign.max(0) as u64) + d),
+    );
     let conn = match connect::connect(
         &req,
         |avoid| be.pick(&PickInput::tcp(peer.ip(), payload), avoid),
@@ -165,6 +176,13 @@ pub async fn run<'a>(
     trace.server_connected(conn.stream.as_raw_fd());
     tx.srv = conn.server;
     tx.srv_counted = conn.server.is_some();
+    reg.set_server(
+        conn.server,
+        conn.stream.as_raw_fd(),
+        conn.server.is_some(),
+        i32::try_from(be.retries().saturating_sub(conn.retries)).unwrap_or(0),
+    );
+    reg.enter(&rt.streams, RegPhase::Tunnel, None);
     tx.retries = conn.retries;
     tx.redispatched = conn.redispatched;
     // As in HTTP: same-server retries count in Tc, a redispatch assigns again.
@@ -203,6 +221,7 @@ pub async fn run<'a>(
     let end = tunnel::run(cli, &conn.stream, cfg, &counts).await;
     tx.bytes = counts.get();
     tx.bytes.req += first_bytes;
+    reg.add_bytes(tx.bytes.req, tx.bytes.res);
     let cause = match end {
         TunnelEnd::Closed => None,
         TunnelEnd::ClientTimeout => Some(Cause::ClientTimeout),

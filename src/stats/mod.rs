@@ -11,6 +11,9 @@
 //!   `http_process_req_stat_post`, `stats_http_redir`).
 //! * [`info`]: `show info` and the process block of the HTML page.
 //! * [`socket`]: the unix stats socket (1.4 `stats_io_handler`, `stats_sock_parse_request`).
+//! * [`sess`]: `show sess [<id>]` (1.4 `stats_dump_sess_to_buffer`,
+//!   `stats_dump_full_sess_to_buffer`).
+//! * [`errors`]: `show errors [<iid>]` (1.4 `stats_dump_errors_to_buffer`).
 //! * [`prometheus`]: the haproxide `stats prometheus-uri` extension.
 //!
 //! Keywords: proxy `stats enable|uri|realm|auth|refresh|scope|hide-version|show-node|
@@ -18,11 +21,13 @@
 //! `stats prometheus-uri` (extension). Compare with 1.4 `src/dumpstats.c`.
 
 pub mod csv;
+pub mod errors;
 pub mod html;
 pub mod http;
 pub mod info;
 pub mod prometheus;
 pub mod row;
+pub mod sess;
 pub mod socket;
 
 use crate::runtime::{Proxy, Runtime};

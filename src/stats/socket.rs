@@ -13,23 +13,23 @@
 //!   `set weight`, `set timeout cli`, `disable server`, `enable server`, with 1.4's texts.
 //! * `stats timeout` (default 10 s) bounds every read and write; `set timeout cli <s>`
 //!   changes it for the connection. `stats maxconn` (default 10) bounds concurrent clients.
+//! * `show sess [<id>]` lists the live streams, this connection included, or dumps one
+//!   (`super::sess`, fed by `proxy::registry`); `show errors [<iid>]` prints the last invalid
+//!   request/response of each proxy (`super::errors`, fed by `proxy::snapshot`).
 //!
 //! Compare with 1.4 `src/dumpstats.c` (`stats_parse_global`, `stats_io_handler`,
 //! `stats_sock_parse_request`, `stats_dump_errors_to_buffer`, `stats_dump_sess_to_buffer`)
 //! and `src/proto_uxst.c` (socket creation through a temporary name, then `rename`).
-//!
-//! Gaps: `show errors` reports no capture (haproxide does not keep the last invalid
-//! request/response yet), and `show sess` lists no session (no registry of live streams);
-//! both answer in 1.4's format for the empty case.
 
 use super::row::Bound;
 use crate::runtime::{Proxy, Runtime};
 use parser::ir::CliLevel;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
@@ -216,6 +216,13 @@ pub fn spawn(rt: &Arc<Runtime>) -> bool {
 
 /// One CLI connection: reads commands, writes responses, honours the timeouts.
 pub async fn handle(rt: &Runtime, mut stream: UnixStream, level: CliLevel, timeout: Duration) {
+    // Listed by `show sess` like 1.4's `unix_stream` sessions.
+    let _reg = rt.streams.register(crate::proxy::registry::NewStream {
+        origin: crate::proxy::registry::Origin::Cli,
+        src: None,
+        cli_fd: stream.as_raw_fd(),
+        be: None,
+    });
     let mut cli = Cli::new(level, timeout);
     let mut input: Vec<u8> = Vec::new();
     let mut out = String::new();
@@ -356,14 +363,22 @@ impl Cli {
                 super::info::show_info(&super::info::ProcessInfo::collect(rt), out);
             }
             ("show", "sess") => {
-                if self.allowed(CliLevel::Operator, out) && !args[2].is_empty() {
-                    // No registry of live streams: a given session is never found.
-                    out.push_str("Session not found.\n");
+                if self.allowed(CliLevel::Operator, out) {
+                    if args[2].is_empty() {
+                        super::sess::show_all(rt, out);
+                    } else {
+                        super::sess::show_one(rt, args[2], out);
+                    }
                 }
             }
             ("show", "errors") => {
                 if self.allowed(CliLevel::Operator, out) {
-                    show_errors(out);
+                    let iid = if args[2].is_empty() {
+                        -1
+                    } else {
+                        super::atoi(args[2])
+                    };
+                    super::errors::show_errors(rt, iid, out);
                 }
             }
             ("show", _) => return false,
@@ -507,16 +522,6 @@ pub fn clear_counters(rt: &Runtime, all: bool) {
             s.counters.clear(all);
         }
     }
-}
-
-/// `show errors`: the header line with the capture count. haproxide keeps no capture yet,
-/// so the count is 0 and no entry follows.
-fn show_errors(out: &mut String) {
-    let mut date = Vec::new();
-    crate::log::push_accept_date(&mut date, SystemTime::now());
-    out.push_str("Total events captured on [");
-    out.push_str(&String::from_utf8_lossy(&date));
-    out.push_str("] : 0\n");
 }
 
 #[cfg(test)]
