@@ -2169,12 +2169,27 @@ fn fix_response_connection(
     }
 }
 
+/// The first live `Connection` line after line `after`. The callers edit each line as they
+/// go, so they walk the lines one lookup at a time rather than collecting the ids first (no
+/// allocation per message; a head has few lines).
+fn next_connection(
+    edit: &HeadEdit,
+    buf: &[u8],
+    idx: &HeadIndex,
+    after: Option<usize>,
+) -> Option<usize> {
+    edit.find(buf, idx, b"connection")
+        .map(|(i, _)| i)
+        .find(|&i| after.is_none_or(|a| i > a))
+}
+
 /// Removes `close` tokens from the `Connection` headers and, when the request or the
 /// response is HTTP/1.0, makes sure `Connection: keep-alive` is present.
 fn set_keep_alive(req_v: Version, v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit) {
     let mut has_ka = false;
-    let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
-    for id in ids {
+    let mut at = None;
+    while let Some(id) = next_connection(edit, buf, idx, at) {
+        at = Some(id);
         let _ = edit.remove_token(buf, idx, id, b"close");
         if let Some(line) = edit.line(buf, idx, id) {
             if let Some((_, val)) = crate::http1::split_header_line(line) {
@@ -2193,8 +2208,9 @@ fn set_keep_alive(req_v: Version, v: Version, buf: &[u8], idx: &HeadIndex, edit:
 /// is present (1.4 `http_change_connection_header`).
 fn set_close(v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit, announce: bool) {
     let mut has_close = false;
-    let ids: Vec<usize> = edit.find(buf, idx, b"connection").map(|(i, _)| i).collect();
-    for id in ids {
+    let mut at = None;
+    while let Some(id) = next_connection(edit, buf, idx, at) {
+        at = Some(id);
         let _ = edit.remove_token(buf, idx, id, b"keep-alive");
         if let Some(line) = edit.line(buf, idx, id) {
             if let Some((_, val)) = crate::http1::split_header_line(line) {
