@@ -13,6 +13,8 @@ Scenarios (see docs/performance.md):
   b     `Connection: close` from the client, 1 KiB responses
   c     keep-alive, 64 KiB responses: MB/s
   d     idle client connections: proxy RSS per connection
+  l     as a_sc with `option httplog` to a local UDP syslog receiver: the cost of logging
+        every request (issue #7 asks for at most 5% of throughput)
   e     the reference config's features (cookie insert, hdr_reg(host) ACL routing,
         option forwardfor, httplog to a local UDP receiver) with http-server-close; its cost
         is compared with a_sc
@@ -148,12 +150,14 @@ def proxy_cfg(kind, threads, port, nginx_port, variant, log_port):
     g = ["global", f"    maxconn {GLOBAL_MAXCONN}"]
     if kind == "haproxy":
         g.append(f"    nbthread {threads}")
-    if variant == "features":
+    if variant in ("features", "log"):
         g.append(f"    log 127.0.0.1:{log_port} local0 info")
     d = ["defaults", "    mode http", f"    maxconn {GLOBAL_MAXCONN}",
          "    timeout connect 5s", "    timeout client 60s", "    timeout server 60s"]
-    if variant in ("server-close", "features"):
+    if variant in ("server-close", "features", "log"):
         d.append("    option http-server-close")
+    if variant == "log":
+        d += ["    option httplog", "    log global"]
     if variant != "features":
         fe = ["frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend be",
               "backend be", f"    server s1 127.0.0.1:{nginx_port}"]
@@ -213,6 +217,8 @@ SCENARIOS = {
           "Connection: close from the client, 64 conns, 1 KiB"),
     "c": (["nginx"] + PROXIES, "default", "/64k", [],
           "keep-alive, 64 conns, 64 KiB"),
+    "l": (["haproxide-1t", "haproxy26-1t"], "log", "/1k", [],
+          "as a_sc, with option httplog to a local UDP syslog receiver"),
     "e": (["haproxide-1t", "haproxy26-1t"], "features", "/1k", ["Host: cookie.9ai9.net"],
           "reference features (cookie insert, hdr_reg ACLs, forwardfor, httplog/UDP), http-server-close"),
 }
@@ -395,6 +401,7 @@ METRICS = {
     "a_sc": ["rps", "p50_ms", "p99_ms", "cpu_us_per_req"],
     "b": ["rps", "p50_ms", "p99_ms", "cpu_us_per_req"],
     "c": ["mb_s", "p99_ms", "cpu_us_per_req"],
+    "l": ["rps", "p99_ms", "cpu_us_per_req"],
     "e": ["rps", "p99_ms", "cpu_us_per_req"],
     "d": ["bytes_per_conn"],
 }
@@ -441,9 +448,10 @@ def ratios(s):
     # (e) cost relative to its baseline (a_sc), for each proxy.
     for name in PROXIES:
         for m in ("cpu_us_per_req", "rps"):
-            v = ratio(med(s, "e", name, m), med(s, "a_sc", name, m))
-            if v is not None:
-                r[f"e_over_a_sc.{m}.{name}"] = v
+            for sc in ("e", "l"):
+                v = ratio(med(s, sc, name, m), med(s, "a_sc", name, m))
+                if v is not None:
+                    r[f"{sc}_over_a_sc.{m}.{name}"] = v
     return r
 
 
@@ -471,6 +479,8 @@ def targets(s, r):
         hp = r.get(f"e_over_a_sc.cpu_us_per_req.haproxy26-{t}")
         if hx is not None and hp is not None:
             add(f"(e) CPU/req cost e÷a_sc, haproxide's over HAProxy's, {t}", hx / hp, 1.0, True)
+    add("(l) httplog: haproxide req/s with logging ÷ without (issue #7)",
+        r.get("l_over_a_sc.rps.haproxide-1t"), 0.95, False)
     return rows
 
 
@@ -631,7 +641,7 @@ def main():
     ap.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 3)))
     ap.add_argument("--idle", type=int, default=int(os.environ.get("BENCH_IDLE", 10000)))
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""),
-                    help="comma-separated scenarios (a,a_sc,b,c,d,e); default all")
+                    help="comma-separated scenarios (a,a_sc,b,c,d,e,l); default all")
     ap.add_argument("--out", default="target/bench")
     ap.add_argument("--docs", default=None, help="markdown file whose bench section to update")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
