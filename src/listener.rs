@@ -51,6 +51,10 @@ pub struct Listener {
     pub name: Option<String>,
     pub addr: SocketAddr,
     pub socket: TcpListener,
+    /// Every connection accepted here has `addr` as its local address: a specific address
+    /// and port, without `transparent` (which accepts for foreign addresses). The stream then
+    /// skips the `getsockname` it otherwise makes per connection.
+    pub exact_addr: bool,
 }
 
 /// The socket addresses a `bind` line expands to (one per port of a range).
@@ -199,6 +203,9 @@ pub fn bind_all(
                             name: b.name.clone(),
                             addr,
                             socket,
+                            exact_addr: !addr.ip().is_unspecified()
+                                && addr.port() != 0
+                                && !b.transparent,
                         })
                     }
                     Err(e) => errors.push((format!("{} {}", proxy_type_str(px), px.name), e)),

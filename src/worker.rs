@@ -27,6 +27,8 @@ pub struct ListenerInfo {
     /// Listener id inside the frontend (from 1).
     pub luid: u32,
     pub addr: SocketAddr,
+    /// Accepted connections' local address is `addr` (see `Listener::exact_addr`).
+    pub exact_addr: bool,
     /// This worker's copy of the listening socket (the fd the debug trace prints).
     pub fd: i32,
 }
@@ -51,6 +53,7 @@ pub fn start(
                     proxy: l.proxy,
                     luid: l.luid,
                     addr: l.addr,
+                    exact_addr: l.exact_addr,
                     fd,
                 },
             ));
@@ -79,6 +82,8 @@ pub fn start(
 
 /// Runs the accept loops of one worker until a stop, then waits for its streams to finish.
 async fn serve(rt: Arc<Runtime>, socks: Vec<(std::net::TcpListener, ListenerInfo)>) {
+    // Dropped with the LocalSet when the worker ends.
+    tokio::task::spawn_local(timer_floor());
     let mut loops = Vec::new();
     for (sock, info) in socks {
         loops.push(tokio::task::spawn_local(accept_loop(
@@ -204,6 +209,22 @@ async fn accept_while_running(
         };
         let fut = async move { crate::proxy::stream::handle(&conn).await };
         tokio::task::spawn_local(fut);
+    }
+}
+
+/// Period of [`timer_floor`]: longer than most connect and server timeouts are short.
+const TIMER_FLOOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the worker's timer driver waking at least once per [`TIMER_FLOOR`]. tokio wakes its
+/// driver through an eventfd whenever a new timer is due before the driver's next planned
+/// wake-up, even when the timer is armed on the driver's own thread: without a floor, every
+/// `timeout connect` armed while only longer timeouts are pending cost a `write` and an extra
+/// `epoll_wait` (one per request with `http-server-close` or `Connection: close`). With a
+/// timer always due within a second, only timeouts shorter than that pay it. The cost is one
+/// wake-up per second per worker.
+async fn timer_floor() {
+    loop {
+        tokio::time::sleep(TIMER_FLOOR).await;
     }
 }
 

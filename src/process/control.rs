@@ -556,6 +556,7 @@ mod tests {
             name: None,
             addr,
             socket: sock,
+            exact_addr: true,
         };
         c.hold_listeners(&[], &[l]);
         (c, worker_copy, addr)

@@ -947,6 +947,8 @@ impl Session<'_> {
         let tunnel_like = !mode.analyses_all();
         let mut req_body = BodyState::new(req_info.framing);
         let last = Cell::new(Instant::now());
+        // Shared by the two tunnel directions (see `tunnel::pump`).
+        let ended = Cell::new(false);
         let cfg = tunnel_cfg(rt, client_to, server_to);
         let cli = self.cli;
         let up = async {
@@ -960,7 +962,17 @@ impl Session<'_> {
                     rb.clear();
                 }
                 let counts = Cell::new(TunnelBytes::default());
-                let r = tunnel::pump(cli, &srv_sock, Side::Client, cfg, &last, &counts, true).await;
+                let r = tunnel::pump(
+                    cli,
+                    &srv_sock,
+                    Side::Client,
+                    cfg,
+                    &last,
+                    &counts,
+                    true,
+                    &ended,
+                )
+                .await;
                 req_counts.set(req_counts.get() + counts.get().req);
                 r.map_err(Fail::abort)
             } else {
@@ -1033,8 +1045,16 @@ impl Session<'_> {
                 }
                 drop(resbuf);
                 if failed.is_none() {
-                    let down =
-                        tunnel::pump(&srv_sock, cli, Side::Server, cfg, &last, &counts, false);
+                    let down = tunnel::pump(
+                        &srv_sock,
+                        cli,
+                        Side::Server,
+                        cfg,
+                        &last,
+                        &counts,
+                        false,
+                        &ended,
+                    );
                     let both = async {
                         if up_res.is_some() {
                             down.await.map_err(Fail::abort)

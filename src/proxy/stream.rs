@@ -53,7 +53,11 @@ pub async fn handle(conn: &Conn) {
         cli_fd: cli.as_raw_fd(),
         be: Some(info.proxy),
     });
-    let local = cli.local_addr().unwrap_or(info.addr);
+    let local = if info.exact_addr {
+        info.addr
+    } else {
+        cli.local_addr().unwrap_or(info.addr)
+    };
     // The debug flag is read once per stream; the fd only when it is on.
     let trace = if rt.debug {
         // The stream's number is the registry's (1.4 `uniq_id`); the trace prints 8 hex

@@ -61,6 +61,8 @@ pub enum Side {
 
 /// Forwards both ways until both sides are closed, an error occurs, or a side times out.
 /// `counts` is updated as bytes move (so logs and stats see them even on error).
+/// The caller closes both sockets once this returns: after the second FIN that close is
+/// what sends the FIN on (see [`pump`]).
 pub async fn run(
     client: &TcpStream,
     server: &TcpStream,
@@ -68,8 +70,27 @@ pub async fn run(
     counts: &Cell<TunnelBytes>,
 ) -> TunnelEnd {
     let last = Cell::new(Instant::now());
-    let up = pump(client, server, Side::Client, cfg, &last, counts, true);
-    let down = pump(server, client, Side::Server, cfg, &last, counts, false);
+    let ended = Cell::new(false);
+    let up = pump(
+        client,
+        server,
+        Side::Client,
+        cfg,
+        &last,
+        counts,
+        true,
+        &ended,
+    );
+    let down = pump(
+        server,
+        client,
+        Side::Server,
+        cfg,
+        &last,
+        counts,
+        false,
+        &ended,
+    );
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     let side_end = |s: Side| match s {
@@ -111,9 +132,13 @@ pub async fn idle_watch(last: &Cell<Instant>, cfg: TunnelCfg) -> TunnelEnd {
     }
 }
 
-/// Moves bytes from `from` to `to` until FIN (then shuts `to` down for writing).
-/// `from_side` names the side `from` is on; `is_req` says which counter to add to.
+/// Moves bytes from `from` to `to` until FIN (then shuts `to` down for writing, unless the
+/// other direction has already ended: both sockets are then closed at once, and the close
+/// sends the FIN, so the `shutdown` would be one syscall for nothing).
+/// `from_side` names the side `from` is on; `is_req` says which counter to add to;
+/// `ended` is shared by the two directions of one tunnel.
 /// Returns the side that failed on error.
+#[allow(clippy::too_many_arguments)]
 pub async fn pump(
     from: &TcpStream,
     to: &TcpStream,
@@ -122,6 +147,7 @@ pub async fn pump(
     last: &Cell<Instant>,
     counts: &Cell<TunnelBytes>,
     is_req: bool,
+    ended: &Cell<bool>,
 ) -> Result<(), Side> {
     let to_side = if from_side == Side::Client {
         Side::Server
@@ -159,8 +185,11 @@ pub async fn pump(
         add(counts, is_req, n as u64);
         last.set(Instant::now());
     }
-    // FIN from `from`: propagate as a write shutdown (half-close).
-    let _ = shutdown_write(to);
+    // FIN from `from`: propagate as a write shutdown (half-close) while the other way
+    // still flows.
+    if !ended.replace(true) {
+        let _ = shutdown_write(to);
+    }
     Ok(())
 }
 
@@ -236,7 +265,14 @@ mod tests {
         let counts = Cell::new(TunnelBytes::default());
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let big2 = big.clone();
-        let tunnel = run(&c_proxy, &s_proxy, cfg(splice), &counts);
+        // As the streams do, the sockets are closed as soon as the tunnel ends: that close
+        // sends the last FIN (see `pump`).
+        let counts_ref = &counts;
+        let tunnel = async move {
+            let end = run(&c_proxy, &s_proxy, cfg(splice), counts_ref).await;
+            drop((c_proxy, s_proxy));
+            end
+        };
         let apps = async move {
             client_app.write_all(&big2).await.unwrap();
             client_app.shutdown().await.unwrap();
