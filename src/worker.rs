@@ -14,6 +14,7 @@ use crate::process::control::ProxyState;
 use crate::runtime::Runtime;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -114,6 +115,8 @@ async fn serve(rt: Arc<Runtime>, socks: Vec<(std::net::TcpListener, ListenerInfo
 /// hang-up, which tokio keeps as a final state, so a resumed socket gets a fresh
 /// registration instead.
 async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: ListenerInfo) {
+    // Shared by this listener's streams: each holds a pointer, not a copy (see `Conn`).
+    let info = Rc::new(info);
     let mut idle = Some(sock);
     loop {
         let changed = rt.control.changed.notified();
@@ -136,7 +139,7 @@ async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: Listen
                 return;
             }
         };
-        accept_while_running(&rt, &listener, info, epoch).await;
+        accept_while_running(&rt, &listener, &info, epoch).await;
         match listener.into_std() {
             Ok(s) => idle = Some(s),
             Err(_) => return,
@@ -149,7 +152,7 @@ async fn accept_loop(rt: Arc<Runtime>, sock: std::net::TcpListener, info: Listen
 async fn accept_while_running(
     rt: &Arc<Runtime>,
     listener: &tokio::net::TcpListener,
-    info: ListenerInfo,
+    info: &Rc<ListenerInfo>,
     epoch: u32,
 ) {
     let fe = &rt.proxies[info.proxy];
@@ -205,7 +208,7 @@ async fn accept_while_running(
             slot: guard,
             cli: sock,
             peer,
-            info,
+            info: info.clone(),
         };
         let fut = async move { crate::proxy::stream::handle(&conn).await };
         tokio::task::spawn_local(fut);

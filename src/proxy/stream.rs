@@ -33,7 +33,8 @@ pub struct Conn {
     pub slot: ConnGuard,
     pub cli: TcpStream,
     pub peer: SocketAddr,
-    pub info: ListenerInfo,
+    /// Shared with the listener's other streams.
+    pub info: std::rc::Rc<ListenerInfo>,
 }
 
 /// Serves one accepted client connection to completion.

@@ -65,11 +65,15 @@ pub enum Dir {
     Response,
 }
 
-/// The trace state of one stream. Inert (every method returns at once) unless debug mode
-/// was on when the stream was accepted. Methods take `&self` (the state sits in cells) so
-/// that the HTTP stream can report from code that already borrows its session.
-pub struct Trace<'a> {
-    on: bool,
+/// The trace of one stream. Inert (every method returns at once) unless debug mode was on
+/// when the stream was accepted; then its state is on the heap, so that a stream without a
+/// trace carries one pointer, not the state, for its whole life. Methods take `&self` (the
+/// state sits in cells) so that the HTTP stream can report from code that already borrows
+/// its session.
+pub struct Trace<'a>(Option<Box<State<'a>>>);
+
+/// What a live trace remembers between events.
+struct State<'a> {
     id: u32,
     cli_fd: u16,
     /// The current server connection's fd, [`NO_FD`] without one.
@@ -87,39 +91,95 @@ impl<'a> Trace<'a> {
     /// frontend) until a backend is chosen. `on` is the process's debug mode.
     #[inline]
     pub fn new(on: bool, id: u32, cli_fd: i32, px: &'a str) -> Trace<'a> {
-        Trace {
-            on,
+        if !on {
+            return Trace(None);
+        }
+        Trace(Some(Box::new(State {
             id,
             cli_fd: fd16(cli_fd),
             srv_fd: Cell::new(NO_FD),
             srv_est: Cell::new(false),
             cli_est: Cell::new(false),
             px: Cell::new(px),
-        }
+        })))
     }
 
     /// A trace that prints nothing (streams 1.4 never reports, e.g. a TCP `monitor-net`).
     pub fn off() -> Trace<'static> {
-        Trace::new(false, 0, -1, "")
+        Trace(None)
     }
 
     /// Whether this stream prints anything.
     #[inline]
     pub fn is_on(&self) -> bool {
-        self.on
+        self.0.is_some()
     }
 
     /// The accept line, for a connection on listener fd `listener_fd` from `peer`.
     #[inline]
     pub fn accept(&self, listener_fd: i32, peer: SocketAddr) {
-        if self.on {
-            self.accept_slow(listener_fd, peer);
+        if let Some(st) = &self.0 {
+            st.accept(listener_fd, peer);
         }
     }
 
+    /// From now on the stream prints `name` (a backend was chosen, or, after a keep-alive
+    /// transaction, the frontend again).
+    #[inline]
+    pub fn set_proxy(&self, name: &'a str) {
+        if let Some(st) = &self.0 {
+            st.px.set(name);
+        }
+    }
+
+    /// A server connection on `fd` is established.
+    #[inline]
+    pub fn server_connected(&self, fd: i32) {
+        if let Some(st) = &self.0 {
+            st.srv_fd.set(fd16(fd));
+            st.srv_est.set(true);
+        }
+    }
+
+    /// The server connection was released at the end of a keep-alive transaction
+    /// (`http-server-close`): no `srvcls`, and the server side shows `ffff` again; the
+    /// stream prints the frontend `fe` again (1.4 `http_end_txn_clean_session`).
+    #[inline]
+    pub fn server_released(&self, fe: &'a str) {
+        if let Some(st) = &self.0 {
+            st.srv_fd.set(NO_FD);
+            st.srv_est.set(false);
+            st.px.set(fe);
+        }
+    }
+
+    /// The lines of a parsed head: the start line then every header line, without their
+    /// line endings, as found in `buf` (indexed by `idx`).
+    #[inline]
+    pub fn head(&self, dir: Dir, buf: &[u8], idx: &HeadIndex) {
+        if let Some(st) = &self.0 {
+            st.head(dir, buf, idx);
+        }
+    }
+}
+
+impl Drop for Trace<'_> {
+    /// The end of the stream: `srvcls` if a server connection was still established,
+    /// `clicls`, then `closed`.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(st) = &self.0 {
+            if st.cli_est.get() {
+                st.closed();
+            }
+        }
+    }
+}
+
+impl State<'_> {
     #[cold]
     #[inline(never)]
-    fn accept_slow(&self, listener_fd: i32, peer: SocketAddr) {
+    fn accept(&self, listener_fd: i32, peer: SocketAddr) {
         self.cli_est.set(true);
         emit(|out| {
             accept_line(
@@ -133,68 +193,16 @@ impl<'a> Trace<'a> {
         });
     }
 
-    /// From now on the stream prints `name` (a backend was chosen, or, after a keep-alive
-    /// transaction, the frontend again).
-    #[inline]
-    pub fn set_proxy(&self, name: &'a str) {
-        if self.on {
-            self.px.set(name);
-        }
-    }
-
-    /// A server connection on `fd` is established.
-    #[inline]
-    pub fn server_connected(&self, fd: i32) {
-        if self.on {
-            self.srv_fd.set(fd16(fd));
-            self.srv_est.set(true);
-        }
-    }
-
-    /// The server connection was released at the end of a keep-alive transaction
-    /// (`http-server-close`): no `srvcls`, and the server side shows `ffff` again; the
-    /// stream prints the frontend `fe` again (1.4 `http_end_txn_clean_session`).
-    #[inline]
-    pub fn server_released(&self, fe: &'a str) {
-        if self.on {
-            self.srv_fd.set(NO_FD);
-            self.srv_est.set(false);
-            self.px.set(fe);
-        }
-    }
-
-    /// The lines of a parsed head: the start line then every header line, without their
-    /// line endings, as found in `buf` (indexed by `idx`).
-    #[inline]
-    pub fn head(&self, dir: Dir, buf: &[u8], idx: &HeadIndex) {
-        if self.on {
-            self.head_slow(dir, buf, idx);
-        }
-    }
-
     #[cold]
     #[inline(never)]
-    fn head_slow(&self, dir: Dir, buf: &[u8], idx: &HeadIndex) {
+    fn head(&self, dir: Dir, buf: &[u8], idx: &HeadIndex) {
         let (id, px, cli, srv) = (self.id, self.px.get(), self.cli_fd, self.srv_fd.get());
         emit(|out| head_block(out, dir, id, px, (cli, srv), buf, idx));
     }
-}
 
-impl Drop for Trace<'_> {
-    /// The end of the stream: `srvcls` if a server connection was still established,
-    /// `clicls`, then `closed`.
-    #[inline]
-    fn drop(&mut self) {
-        if self.on && self.cli_est.get() {
-            self.closed_slow();
-        }
-    }
-}
-
-impl Trace<'_> {
     #[cold]
     #[inline(never)]
-    fn closed_slow(&self) {
+    fn closed(&self) {
         let (id, px, cli, srv) = (self.id, self.px.get(), self.cli_fd, self.srv_fd.get());
         let srv_est = self.srv_est.get();
         emit(|out| close_block(out, id, px, (cli, srv), srv_est));
@@ -451,8 +459,7 @@ mod tests {
         t.server_connected(8);
         t.set_proxy("be");
         assert!(!t.is_on());
-        assert!(!t.cli_est.get() && !t.srv_est.get());
-        assert_eq!((t.srv_fd.get(), t.px.get()), (NO_FD, "fe"));
+        assert!(t.0.is_none(), "an inert trace holds no state");
         assert!(!Trace::off().is_on());
     }
 
@@ -460,18 +467,19 @@ mod tests {
     fn server_side_state_follows_the_transactions() {
         // State only (the lines go to stdout): connect, release after keep-alive.
         let t = Trace::new(true, 1, 7, "fe");
+        let st = t.0.as_deref().expect("a live trace has state");
         t.set_proxy("be");
         t.server_connected(8);
         assert_eq!(
-            (t.srv_fd.get(), t.srv_est.get(), t.px.get()),
+            (st.srv_fd.get(), st.srv_est.get(), st.px.get()),
             (8, true, "be")
         );
         t.server_released("fe");
         assert_eq!(
-            (t.srv_fd.get(), t.srv_est.get(), t.px.get()),
+            (st.srv_fd.get(), st.srv_est.get(), st.px.get()),
             (NO_FD, false, "fe")
         );
         // Never accepted (no accept line): dropping it prints nothing either.
-        assert!(!t.cli_est.get());
+        assert!(!st.cli_est.get());
     }
 }
