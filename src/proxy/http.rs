@@ -45,7 +45,6 @@ use crate::log::httplog::{ServerField, Timers, TxnLog};
 use crate::log::{Cause, Phase, TermState, Termination};
 use crate::persist::{self, TxnPersist};
 use crate::runtime::{Proxy, Runtime};
-use crate::worker::ListenerInfo;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -252,10 +251,10 @@ impl Txn {
 pub struct Session<'a> {
     rt: &'a Runtime,
     fe: &'a Proxy,
-    cli: &'a TcpStream,
-    peer: SocketAddr,
+    /// The client connection: socket, address, listener (read in place, not copied: see
+    /// `stream::Conn`).
+    conn: &'a Conn,
     local: SocketAddr,
-    info: &'a ListenerInfo,
     txn_no: u32,
     /// Start of the current transaction for the log (see [`Accept`]).
     accept: Accept,
@@ -285,10 +284,8 @@ impl<'a> Session<'a> {
         Session {
             rt,
             fe,
-            cli: &conn.cli,
-            peer: conn.peer,
+            conn,
             local,
-            info: &conn.info,
             txn_no: 0,
             accept: Accept::now(),
             leftover: None,
@@ -310,10 +307,15 @@ pub async fn run(s: &mut Session<'_>) {
         }
         let rb = match pre {
             Some(b) => b,
-            None => match s.wait_request().await {
-                Some(b) => b,
-                None => return,
-            },
+            None => {
+                // Moved out before the wait: an empty `pre` is then not kept in the task of
+                // every idle connection.
+                drop(pre);
+                match s.wait_request().await {
+                    Some(b) => b,
+                    None => return,
+                }
+            }
         };
         let mut rb = rb;
         let mut sc = Scratch::take();
@@ -362,7 +364,7 @@ impl Session<'_> {
             Box::pin(tcp_rules::inspect(
                 &base,
                 self.fe,
-                self.cli,
+                &self.conn.cli,
                 pre,
                 self.rt.global.bufsize,
             ))
@@ -403,15 +405,15 @@ impl Session<'_> {
             .enter(&self.rt.streams, RegPhase::WaitRequest, deadline);
         loop {
             let ready = match deadline {
-                Some(d) => tokio::time::timeout_at(d, super::sockio::read_ready(self.cli))
+                Some(d) => tokio::time::timeout_at(d, super::sockio::read_ready(&self.conn.cli))
                     .await
                     .ok(),
-                None => Some(super::sockio::read_ready(self.cli).await),
+                None => Some(super::sockio::read_ready(&self.conn.cli).await),
             };
             match ready {
                 Some(Ok(())) => {
                     let mut b = Buf::take(self.rt.global.bufsize);
-                    match super::sockio::try_read(self.cli, b.space()) {
+                    match super::sockio::try_read(&self.conn.cli, b.space()) {
                         Ok(0) => {
                             self.first_read = Some(ReadOutcome::Eof);
                             return Some(b);
@@ -433,17 +435,22 @@ impl Session<'_> {
                 }
                 Some(Err(_)) => return None,
                 None if self.txn_no == 0 => {
-                    // 1.4 answers 408 to a first request that never came, and logs it (`cR`).
-                    let mut tx = Txn::new(self.fe.idx, self.accept);
-                    tx.status = 408;
-                    tx.term.set(Cause::ClientTimeout, Phase::Request);
-                    let _ = Box::pin(self.reply_error(&mut tx, 408)).await;
-                    self.log(&tx, None, LogPoint::Close);
+                    // Boxed with its transaction state, which an idle task need not carry.
+                    Box::pin(self.first_request_timed_out()).await;
                     return None;
                 }
                 None => return None,
             }
         }
+    }
+
+    /// 1.4 answers 408 to a first request that never came, and logs it (`cR`).
+    async fn first_request_timed_out(&mut self) {
+        let mut tx = Txn::new(self.fe.idx, self.accept);
+        tx.status = 408;
+        tx.term.set(Cause::ClientTimeout, Phase::Request);
+        let _ = self.reply_error(&mut tx, 408).await;
+        self.log(&tx, None, LogPoint::Close);
     }
 
     /// Runs one transaction with the request bytes in `rb`.
@@ -506,7 +513,7 @@ impl Session<'_> {
             }
             let outcome = match self.first_read.take() {
                 Some(o) => o,
-                None => read_some(self.cli, rb, deadline).await,
+                None => read_some(&self.conn.cli, rb, deadline).await,
             };
             match outcome {
                 ReadOutcome::Data => {}
@@ -723,7 +730,7 @@ impl Session<'_> {
         add_forwarded_headers(
             fe,
             be,
-            self.peer,
+            self.conn.peer,
             self.local,
             rb.data(),
             &sc.req_idx,
@@ -748,7 +755,7 @@ impl Session<'_> {
             };
             let v = base.view(be, Some(head), None);
             let input = persist::StickInput {
-                peer: self.peer,
+                peer: self.conn.peer,
                 local: self.local,
                 head: Some(persist::ReqHead {
                     buf: rb.data(),
@@ -771,7 +778,7 @@ impl Session<'_> {
             direct,
             force_persist: sc.persist.force,
             client_dst: self.local,
-            client_src: self.peer,
+            client_src: self.conn.peer,
             fallback: connect::fallback_target(
                 be,
                 self.local,
@@ -820,7 +827,7 @@ impl Session<'_> {
             let method = words.next().unwrap_or(&[]);
             let uri = words.next().unwrap_or(&[]);
             let input = PickInput::http(
-                self.peer.ip(),
+                self.conn.peer.ip(),
                 HttpInput {
                     method,
                     uri,
@@ -828,7 +835,7 @@ impl Session<'_> {
                     body,
                 },
             );
-            let gone = super::tcp::client_closed(self.cli);
+            let gone = super::tcp::client_closed(&self.conn.cli);
             connect::connect(&req, |avoid| be.pick(&input, avoid), gone).await
         };
         let conn = match result {
@@ -950,7 +957,7 @@ impl Session<'_> {
         // Shared by the two tunnel directions (see `tunnel::pump`).
         let ended = Cell::new(false);
         let cfg = tunnel_cfg(rt, client_to, server_to);
-        let cli = self.cli;
+        let cli = &self.conn.cli;
         let up = async {
             if tunnel_like {
                 // Tunnel: forward what is buffered, then everything until the client closes.
@@ -1185,9 +1192,9 @@ impl Session<'_> {
             fe: self.fe,
             be,
             server_id,
-            peer: self.peer,
+            peer: self.conn.peer,
             local: self.local,
-            luid: self.info.luid,
+            luid: self.conn.info.luid,
             first_req: self.txn_no == 0,
             capacity: self
                 .rt
@@ -1236,7 +1243,8 @@ impl Session<'_> {
                 // Either way 1.4 answers 500 and logs `PT`, with the time held as Tq.
                 rb.clear();
                 if let Some(d) = t {
-                    let _ = tokio::time::timeout(d, super::tcp::client_closed(self.cli)).await;
+                    let _ =
+                        tokio::time::timeout(d, super::tcp::client_closed(&self.conn.cli)).await;
                 }
                 tx.timers.queue = tx.ms();
                 tx.term.set(Cause::Proxy, Phase::Tarpit);
@@ -1269,7 +1277,7 @@ impl Session<'_> {
                 let after = if *keep_alive {
                     // The request had no body: drop its head and serve the next one.
                     rb.consume(sc.req_idx.head_end());
-                    if write_bytes(self.cli, &out).await.is_ok() {
+                    if write_bytes(&self.conn.cli, &out).await.is_ok() {
                         tx.bytes_out += out.len() as u64;
                         After::KeepAlive
                     } else {
@@ -1359,14 +1367,14 @@ impl Session<'_> {
         // 1.4 answers `100 Continue` to an HTTP/1.1 `Expect: 100-continue` before looking at
         // the body, whatever its size.
         if info.expect_continue && sc.req_idx.version() == Version::Http11 {
-            let _ = write_bytes(self.cli, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+            let _ = write_bytes(&self.conn.cli, b"HTTP/1.1 100 Continue\r\n\r\n").await;
         }
         if end >= limit {
             return Some(Err(()));
         }
         let deadline = self.head_timeout().map(|d| Instant::now() + d);
         while rb.len() < end {
-            match read_some(self.cli, rb, deadline).await {
+            match read_some(&self.conn.cli, rb, deadline).await {
                 ReadOutcome::Data => {}
                 _ => return Some(Err(())),
             }
@@ -1462,7 +1470,7 @@ impl Session<'_> {
             if (100..200).contains(&status) && status != 101 {
                 // Interim response: forwarded as is; the final one follows.
                 let head = resbuf.data().get(..head_end).unwrap_or(&[]);
-                if write_bytes(self.cli, head).await.is_err() {
+                if write_bytes(&self.conn.cli, head).await.is_err() {
                     tx.term.set(Cause::ClientAbort, Phase::Headers);
                     return RespOutcome::Failed;
                 }
@@ -1618,9 +1626,9 @@ impl Session<'_> {
             let mut probe = res_body;
             probe.feed(extra).map_or(0, |p| p.consumed)
         };
-        let written = try_write_pair(self.cli, &sc.out, extra.get(..ahead).unwrap_or(&[]));
+        let written = try_write_pair(&self.conn.cli, &sc.out, extra.get(..ahead).unwrap_or(&[]));
         let head_left = sc.out.get(written..).unwrap_or(&[]);
-        if !head_left.is_empty() && write_bytes(self.cli, head_left).await.is_err() {
+        if !head_left.is_empty() && write_bytes(&self.conn.cli, head_left).await.is_err() {
             tx.term.set(Cause::ClientAbort, Phase::Data);
             be.be_counters.cli_abrt.fetch_add(1, Relaxed);
             return RespOutcome::Failed;
@@ -1673,7 +1681,7 @@ impl Session<'_> {
         };
         let info = CaptureInfo {
             sid: self.reg.uniq_id(),
-            src: self.peer.ip(),
+            src: self.conn.peer.ip(),
             // A request's other side is the stream's backend, still the frontend while the
             // request is parsed; a response's is the frontend.
             oe: self.fe.idx,
@@ -1732,12 +1740,12 @@ impl Session<'_> {
     }
 
     async fn send_bytes(&self, tx: &mut Txn, bytes: &[u8]) -> std::io::Result<()> {
-        let r = write_bytes(self.cli, bytes).await;
+        let r = write_bytes(&self.conn.cli, bytes).await;
         // 1.4 counts a reply of its own when it enters the response buffer, whether or not
         // the client is still there to read it.
         tx.bytes_out += bytes.len() as u64;
         // 1.4 closes after its own replies: shut our side so the client sees the end.
-        let _ = tunnel::shutdown_write(self.cli);
+        let _ = tunnel::shutdown_write(&self.conn.cli);
         r
     }
 
@@ -1768,7 +1776,7 @@ impl Session<'_> {
         }
         let be = &self.rt.proxies[tx.be];
         let srv = tx.srv.and_then(|i| be.servers.get(i));
-        let mut t = TxnLog::new(self.peer, tx.date, &fe.cfg.name, &be.cfg.name);
+        let mut t = TxnLog::new(self.conn.peer, tx.date, &fe.cfg.name, &be.cfg.name);
         t.server = match (tx.stats, srv) {
             (true, _) => ServerField::Stats,
             (false, Some(s)) => ServerField::Named(&s.cfg.name),

@@ -40,7 +40,8 @@ pub struct Conn {
 /// Serves one accepted client connection to completion.
 pub async fn handle(conn: &Conn) {
     let rt: &Runtime = &conn.slot.rt;
-    let (cli, peer, info) = (&conn.cli, conn.peer, &conn.info);
+    // `conn.peer` is read in place: a local copy would be kept in every idle task.
+    let (cli, info) = (&conn.cli, &conn.info);
     let fe = &rt.proxies[info.proxy];
     let reg = rt.streams.register(NewStream {
         origin: Origin::Tcp {
@@ -50,7 +51,7 @@ pub async fn handle(conn: &Conn) {
             http: fe.cfg.mode.node == Mode::Http,
             inspect: !fe.cfg.tcp_request.is_empty(),
         },
-        src: Some(peer),
+        src: Some(conn.peer),
         cli_fd: cli.as_raw_fd(),
         be: Some(info.proxy),
     });
@@ -85,14 +86,19 @@ pub async fn handle(conn: &Conn) {
 
     // monitor-net: a fixed answer, not counted, not logged. 1.4 drops such a TCP
     // connection before its debug trace starts, and traces an HTTP one.
-    if fe.cfg.monitor_net.iter().any(|n| n.contains(peer.ip())) {
+    if fe
+        .cfg
+        .monitor_net
+        .iter()
+        .any(|n| n.contains(conn.peer.ip()))
+    {
         if fe.cfg.mode.node == Mode::Http {
-            trace.accept(info.fd, peer);
+            trace.accept(info.fd, conn.peer);
             let _ = super::tunnel::write_bytes(cli, MONITOR_NET_HTTP_REPLY).await;
         }
         return;
     }
-    trace.accept(info.fd, peer);
+    trace.accept(info.fd, conn.peer);
     fe.fe_counters
         .new_session(u64::from(fe.feconn.load(Relaxed)));
     // Without `option httplog`/`tcplog`, 1.4 logs each accepted TCP or HTTP connection at
@@ -103,7 +109,7 @@ pub async fn handle(conn: &Conn) {
     {
         crate::log::send_connect_line(
             &fe.logger,
-            peer,
+            conn.peer,
             local,
             &fe.cfg.name,
             fe.cfg.mode.node == Mode::Http,
