@@ -184,6 +184,10 @@ async fn accept_while_running(
             }
         }
         let (sock, peer) = tokio::select! {
+            // The accept first: while connections are waiting, the control notification is
+            // never polled, so it costs no waiter registration (two lock round trips) per
+            // accepted connection. A pause or stop is still seen at the top of the loop.
+            biased;
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {

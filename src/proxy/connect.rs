@@ -14,11 +14,12 @@
 use crate::lb::NoPick;
 use crate::runtime::{Proxy, Server};
 use parser::ir::{Source, UseSrc};
-use socket2::SockRef;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// 1.4's turn-around delay after an asynchronous connection error.
@@ -511,11 +512,16 @@ async fn tcp_connect(
     bufs: &crate::runtime::SockBufs,
     smart_connect: bool,
 ) -> std::io::Result<TcpStream> {
-    let sock = if addr.is_ipv6() {
-        TcpSocket::new_v6()?
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
     } else {
-        TcpSocket::new_v4()?
+        Domain::IPV4
     };
+    let sock = Socket::new(
+        domain,
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
     bufs.apply(&SockRef::from(&sock), false);
     if smart_connect {
         let _ = crate::listener::disable_quickack(&sock);
@@ -527,13 +533,33 @@ async fn tcp_connect(
     if let Some(src) = source {
         bind_source(&sock, src, client, hdr_ip)?;
     }
-    sock.connect(addr).await
+    connect_nonblocking(sock, addr).await
+}
+
+/// Connects `sock` (non-blocking) to `addr`. tokio's own connect asks the kernel for
+/// SO_ERROR once the socket turns writable; here the readiness event says it already: a
+/// failed connection raises EPOLLERR/EPOLLHUP with it, so the error is fetched only then
+/// (one `getsockopt` less per server connection, as HAProxy).
+async fn connect_nonblocking(sock: Socket, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let stream = TcpStream::from_std(std::net::TcpStream::from(sock))?;
+    let ready = stream.ready(Interest::WRITABLE | Interest::ERROR).await?;
+    if ready.is_error() || ready.is_write_closed() {
+        return Err(stream
+            .take_error()?
+            .unwrap_or_else(|| std::io::ErrorKind::ConnectionRefused.into()));
+    }
+    Ok(stream)
 }
 
 /// `source <addr>[:port[-port]] [usesrc ...] [interface <if>]` on an outgoing socket.
 /// `usesrc` needs IP_TRANSPARENT (TPROXY, root or CAP_NET_ADMIN), as in 1.4.
 fn bind_source(
-    sock: &TcpSocket,
+    sock: &Socket,
     src: &Source,
     client: SocketAddr,
     hdr_ip: Option<std::net::IpAddr>,
@@ -545,7 +571,7 @@ fn bind_source(
     let transparent_bind = |a: SocketAddr| -> std::io::Result<()> {
         nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::IpTransparent, &true)
             .map_err(std::io::Error::from)?;
-        sock.bind(a)
+        sock.bind(&a.into())
     };
     match &src.usesrc {
         Some(UseSrc::Addr(a)) => return transparent_bind(*a),
@@ -557,7 +583,7 @@ fn bind_source(
         None => {}
     }
     if src.port_lo == 0 && src.port_hi == 0 {
-        return sock.bind(SocketAddr::new(src.addr, 0));
+        return sock.bind(&SocketAddr::new(src.addr, 0).into());
     }
     // A port range: try each port once, starting where the last connection left off.
     let span = u32::from(src.port_hi.saturating_sub(src.port_lo)) + 1;
@@ -565,7 +591,7 @@ fn bind_source(
     for _ in 0..span {
         let off = SOURCE_PORT_CURSOR.fetch_add(1, Relaxed) % span;
         let port = src.port_lo.saturating_add(off as u16);
-        match sock.bind(SocketAddr::new(src.addr, port)) {
+        match sock.bind(&SocketAddr::new(src.addr, port).into()) {
             Ok(()) => return Ok(()),
             Err(e) => last_err = e,
         }
@@ -643,5 +669,38 @@ mod tests {
         assert_eq!(ld(&be.be_counters.wretr), 1);
         assert_eq!(ld(&be.servers[0].counters.econ), 1);
         assert_eq!(ld(&be.be_counters.wredis), 1);
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::*;
+
+    fn socket() -> Socket {
+        Socket::new(
+            Domain::IPV4,
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        )
+        .expect("socket")
+    }
+
+    #[tokio::test]
+    async fn connects_and_reports_refusal_without_so_error_probe() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let s = connect_nonblocking(socket(), addr)
+            .await
+            .expect("connected");
+        assert_eq!(s.peer_addr().expect("peer"), addr);
+        let (_accepted, from) = l.accept().expect("accept");
+        assert_eq!(from, s.local_addr().expect("local"));
+
+        // A port nobody listens on: the refusal comes back as the connect's error.
+        drop(l);
+        let e = connect_nonblocking(socket(), addr)
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
     }
 }
