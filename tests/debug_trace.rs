@@ -62,20 +62,7 @@ impl Traced {
             .stderr(err)
             .spawn()
             .expect("spawn proxy");
-        let out = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stdout.take().expect("stdout pipe");
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut s) = sink.lock() {
-                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
+        let out = collect_pipe(child.stdout.take().expect("stdout pipe"));
         let mut t = Traced {
             child,
             out,

@@ -5,24 +5,12 @@
 //! replayed by `tests/fuzz_corpus_http1.rs`, the configuration parser's by
 //! `parser/tests/fuzz_corpus.rs`.)
 
-use std::path::{Path, PathBuf};
+mod common;
 
-/// Files of one corpus directory, sorted for a stable order.
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("corpus {} unreadable: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
+use common::fuzz_corpus_files;
 
 fn replay(target: &str, run: fn(&[u8])) {
-    let files = corpus(target);
+    let files = fuzz_corpus_files(target);
     // The seeds are committed; a near-empty directory means the corpus went missing.
     assert!(
         files.len() >= 10,

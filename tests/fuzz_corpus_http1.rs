@@ -2,24 +2,12 @@
 //! http1_response,chunked}`) through the same functions the cargo-fuzz targets call, so every
 //! test run checks the codec's invariants on every seed and past crash.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-/// Files of one corpus directory, sorted for a stable order.
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("corpus {} unreadable: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
+use common::fuzz_corpus_files;
 
 fn replay(target: &str, run: fn(&[u8])) {
-    let files = corpus(target);
+    let files = fuzz_corpus_files(target);
     // The seeds are committed; an empty directory means the corpus went missing.
     assert!(
         files.len() >= 10,

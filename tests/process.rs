@@ -7,7 +7,7 @@
 mod common;
 
 use common::procs::*;
-use common::{free_port, haproxide_bin as bin, wait_until, Scratch};
+use common::{free_port, haproxide_bin as bin, test_user, wait_until, Scratch};
 use nix::sys::signal::Signal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -216,27 +216,6 @@ fn st_reload_terminates_the_old_process_at_once() {
     assert!(wait_until(2 * SEC, || !pidf.exists()));
     signal(p.pid(), Signal::SIGUSR1);
     assert_eq!(p.wait_exit(5 * SEC), Some(0));
-}
-
-/// Creates the unprivileged test user if needed; None when that is impossible.
-fn test_user() -> Option<(u32, u32, String)> {
-    const NAME: &str = "haproxide-test";
-    let lookup = || nix::unistd::User::from_name(NAME).ok().flatten();
-    if lookup().is_none() {
-        let _ = Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--user-group",
-                "--shell",
-                "/usr/sbin/nologin",
-                NAME,
-            ])
-            .status();
-    }
-    let u = lookup()?;
-    let g = nix::unistd::Group::from_gid(u.gid).ok().flatten()?;
-    Some((u.uid.as_raw(), u.gid.as_raw(), g.name))
 }
 
 #[test]

@@ -17,37 +17,12 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
 
 fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// Creates the unprivileged test user if needed: (uid, gid, group name).
-fn test_user() -> (u32, u32, String) {
-    const NAME: &str = "haproxide-test";
-    let lookup = || nix::unistd::User::from_name(NAME).ok().flatten();
-    if lookup().is_none() {
-        let _ = Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--user-group",
-                "--shell",
-                "/usr/sbin/nologin",
-                NAME,
-            ])
-            .status();
-    }
-    let u = lookup().unwrap_or_else(|| panic!("cannot create the user {NAME} (useradd)"));
-    let g = nix::unistd::Group::from_gid(u.gid)
-        .ok()
-        .flatten()
-        .expect("group of the test user");
-    (u.uid.as_raw(), u.gid.as_raw(), g.name)
 }
 
 fn status_field(pid: i32, name: &str) -> String {
@@ -76,7 +51,8 @@ fn dropped_process_is_jailed_without_capabilities() {
         nix::unistd::geteuid().is_root(),
         "this test switches users and chroots: run it as root (CI does)"
     );
-    let (uid, gid, group) = test_user();
+    let (uid, gid, group) =
+        test_user().unwrap_or_else(|| panic!("cannot create the user haproxide-test (useradd)"));
     let origins = start_origins(&["o1"]);
     let sc = Scratch::new();
     let jail = sc.path("jail");
@@ -180,28 +156,6 @@ fn dropped_process_is_jailed_without_capabilities() {
 
     signal(pid, Signal::SIGTERM);
     assert!(wait_until(5 * SEC, || !alive(pid)));
-}
-
-fn basic_auth(user: &str, pass: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let src = format!("{user}:{pass}").into_bytes();
-    let mut out = String::new();
-    for chunk in src.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn post_admin(port: u16, path: &str, body: &str) -> String {

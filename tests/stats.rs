@@ -25,27 +25,6 @@ fn dead_port() -> u16 {
     free_port()
 }
 
-/// Sends `input` on the stats socket, half-closes, returns everything answered.
-fn cli(path: &Path, input: &str) -> String {
-    let mut s = UnixStream::connect(path).expect("connect stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s.write_all(input.as_bytes()).expect("write");
-    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read answer");
-    out
-}
-
-fn wait_socket(path: &Path) {
-    assert!(
-        wait_until(Duration::from_secs(10), || UnixStream::connect(path)
-            .is_ok()),
-        "stats socket {} never accepted",
-        path.display()
-    );
-}
-
 /// The CSV rows of `text` as `pxname/svname` → fields.
 fn csv_row<'a>(text: &'a str, px: &str, sv: &str) -> Vec<&'a str> {
     let prefix = format!("{px},{sv},");
@@ -54,28 +33,6 @@ fn csv_row<'a>(text: &'a str, px: &str, sv: &str) -> Vec<&'a str> {
         .unwrap_or_else(|| panic!("no row {px}/{sv} in:\n{text}"))
         .split(',')
         .collect()
-}
-
-fn basic_auth(user: &str, pass: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let src = format!("{user}:{pass}").into_bytes();
-    let mut out = String::new();
-    for chunk in src.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn get_auth(a: SocketAddr, path: &str, auth: Option<(&str, &str)>) -> Response {
@@ -377,12 +334,12 @@ fn stats_socket_commands_and_levels() {
     let port = free_port();
     let cfg = socket_cfg(&sock, "admin", port, origins.addrs[0], dead_port());
     let _p = start_haproxide(&scratch, &cfg, &[addr(port)]);
-    wait_socket(&sock);
+    wait_stats_socket(&sock);
     let mode = std::fs::metadata(&sock).expect("socket file");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
 
-    let info = cli(&sock, "show info\n");
+    let info = stats_cli(&sock, "show info\n");
     let keys: Vec<&str> = info
         .lines()
         .filter(|l| !l.is_empty())
@@ -402,29 +359,29 @@ fn stats_socket_commands_and_levels() {
     assert!(re_ok, "{up}");
 
     // Several commands on one line, each answer followed by an empty line.
-    let out = cli(&sock, "get weight web/s2;get weight web/#1\n");
+    let out = stats_cli(&sock, "get weight web/s2;get weight web/#1\n");
     assert_eq!(out, "10 (initial 10)\n\n1 (initial 1)\n\n");
-    let out = cli(&sock, "show stat\n");
+    let out = stats_cli(&sock, "show stat\n");
     assert!(out.starts_with(&format!("{CSV_HEADER}\n")));
     assert!(out.ends_with(",\n\n"));
-    let out = cli(&sock, "show stat -1 4 -1\n");
+    let out = stats_cli(&sock, "show stat -1 4 -1\n");
     assert_eq!(out.lines().filter(|l| l.starts_with("web,s")).count(), 2);
     assert!(!out.contains("FRONTEND"));
-    let out = cli(&sock, "disable server web/s2\nshow stat 1 4 2\n");
+    let out = stats_cli(&sock, "disable server web/s2\nshow stat 1 4 2\n");
     assert!(out.starts_with('\n'));
     assert_eq!(csv_row(&out, "web", "s2")[17], "MAINT");
-    assert_eq!(cli(&sock, "enable server web/s2\n"), "\n");
+    assert_eq!(stats_cli(&sock, "enable server web/s2\n"), "\n");
     assert_eq!(
-        csv_row(&cli(&sock, "show stat\n"), "web", "s2")[17],
+        csv_row(&stats_cli(&sock, "show stat\n"), "web", "s2")[17],
         "no check"
     );
-    assert_eq!(cli(&sock, "clear counters all\n"), "\n");
-    let e = cli(&sock, "show errors\n");
+    assert_eq!(stats_cli(&sock, "clear counters all\n"), "\n");
+    let e = stats_cli(&sock, "show errors\n");
     assert!(
         e.starts_with("Total events captured on [") && e.ends_with("] : 0\n\n"),
         "{e}"
     );
-    assert!(cli(&sock, "help\n")
+    assert!(stats_cli(&sock, "help\n")
         .starts_with("Unknown command. Please enter one of the following commands only :\n"));
 
     // Interactive mode: prompt after every answer, the connection stays open.
@@ -453,7 +410,7 @@ fn stats_socket_user_level_is_denied_admin_commands() {
     let port = free_port();
     let cfg = socket_cfg(&sock, "user", port, origins.addrs[0], dead_port());
     let _p = start_haproxide(&scratch, &cfg, &[addr(port)]);
-    wait_socket(&sock);
+    wait_stats_socket(&sock);
     for cmd in [
         "disable server web/s2",
         "set weight web/s2 5",
@@ -462,12 +419,15 @@ fn stats_socket_user_level_is_denied_admin_commands() {
         "show sess",
     ] {
         assert_eq!(
-            cli(&sock, &format!("{cmd}\n")),
+            stats_cli(&sock, &format!("{cmd}\n")),
             "Permission denied\n\n",
             "{cmd}"
         );
     }
-    assert_eq!(cli(&sock, "get weight web/s2\n"), "10 (initial 10)\n\n");
+    assert_eq!(
+        stats_cli(&sock, "get weight web/s2\n"),
+        "10 (initial 10)\n\n"
+    );
 }
 
 fn require_tool(path: &str) {
@@ -499,8 +459,8 @@ fn socket_answers_match_haproxy_2_6() {
         &socket_cfg(&s2, "admin", p2, origins.addrs[0], dead),
         &[addr(p2)],
     );
-    wait_socket(&s1);
-    wait_socket(&s2);
+    wait_stats_socket(&s1);
+    wait_stats_socket(&s2);
     let same = [
         "get weight web/s2",
         "get weight web",
@@ -523,14 +483,14 @@ fn socket_answers_match_haproxy_2_6() {
         "enable server web/s2",
     ];
     for cmd in same {
-        let a = cli(&s1, &format!("{cmd}\n"));
-        let b = cli(&s2, &format!("{cmd}\n"));
+        let a = stats_cli(&s1, &format!("{cmd}\n"));
+        let b = stats_cli(&s2, &format!("{cmd}\n"));
         assert_eq!(a, b, "answer to {cmd:?} differs from HAProxy 2.6");
     }
     // `disable server` then `show stat`: status MAINT in both; 2.6 appends ~100 columns
     // after 1.4's 51 but keeps 1.4's first 51 names in order.
-    let a = cli(&s1, "disable server web/s2\nshow stat\n");
-    let b = cli(&s2, "disable server web/s2\nshow stat\n");
+    let a = stats_cli(&s1, "disable server web/s2\nshow stat\n");
+    let b = stats_cli(&s2, "disable server web/s2\nshow stat\n");
     let ha = a.lines().nth(1).unwrap_or("");
     let hb = b.lines().nth(1).unwrap_or("");
     assert_eq!(ha, CSV_HEADER);
@@ -546,16 +506,16 @@ fn socket_answers_match_haproxy_2_6() {
     // Documented 2.6 departures: relative weights above 100% are clamped silently, a
     // missing weight has a new text, `help` lists 2.6's many commands.
     assert_eq!(
-        cli(&s1, "set weight web/s2 101%\n"),
+        stats_cli(&s1, "set weight web/s2 101%\n"),
         "Relative weight can only be set between 0 and 100% inclusive.\n\n"
     );
-    assert_eq!(cli(&s2, "set weight web/s2 101%\n"), "\n");
+    assert_eq!(stats_cli(&s2, "set weight web/s2 101%\n"), "\n");
     assert_eq!(
-        cli(&s1, "set weight web/s2\n"),
+        stats_cli(&s1, "set weight web/s2\n"),
         "Require 'backend/server' and 'weight' or 'weight%'.\n\n"
     );
     assert_eq!(
-        cli(&s2, "set weight web/s2\n"),
+        stats_cli(&s2, "set weight web/s2\n"),
         "Require <weight> or <weight%>.\n\n"
     );
 }
@@ -572,7 +532,7 @@ fn hatop_drives_our_socket() {
     let port = free_port();
     let cfg = socket_cfg(&sock, "admin", port, origins.addrs[0], dead_port());
     let _p = start_haproxide(&scratch, &cfg, &[addr(port)]);
-    wait_socket(&sock);
+    wait_stats_socket(&sock);
     let tmux_sock = format!("haproxide-stats-{}", std::process::id());
     let tmux = |args: &[&str]| -> String {
         let out = Command::new("tmux")
@@ -623,7 +583,7 @@ fn hatop_drives_our_socket() {
     assert!(ok, "hatop screen:\n{screen}");
     assert!(screen.contains("HAProxy Version: 1.4.25"), "{screen}");
 
-    let s2_status = || csv_row(&cli(&sock, "show stat\n"), "web", "s2")[17].to_string();
+    let s2_status = || csv_row(&stats_cli(&sock, "show stat\n"), "web", "s2")[17].to_string();
     // Mode 5 is hatop's embedded CLI: it sends what we type to the socket.
     tmux(&["send-keys", "-t", "h", "5"]);
     let (ok, screen) = screen_has(&["embedded interactive HAProxy shell"]);

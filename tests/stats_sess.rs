@@ -19,33 +19,11 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// Sends `input` on the stats socket, half-closes, returns everything answered.
-fn cli(path: &Path, input: &str) -> String {
-    let mut s = UnixStream::connect(path).expect("connect stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s.write_all(input.as_bytes()).expect("write");
-    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read answer");
-    out
-}
-
-fn wait_socket(path: &Path) {
-    assert!(
-        wait_until(Duration::from_secs(10), || UnixStream::connect(path)
-            .is_ok()),
-        "stats socket {} never accepted",
-        path.display()
-    );
 }
 
 /// The `show sess` line of the stream from local port `port`, once `pred` holds for it.
@@ -54,7 +32,7 @@ fn sess_line(sock: &Path, port: u16, pred: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = String::new();
     while Instant::now() < deadline {
-        last = cli(sock, "show sess\n");
+        last = stats_cli(sock, "show sess\n");
         if let Some(l) = last.lines().find(|l| l.contains(&needle) && pred(l)) {
             return l.to_string();
         }
@@ -200,7 +178,7 @@ fn show_sess_lists_live_streams() {
         &config(&sock, web, tcp, origins.addrs[0], raw),
         &[addr(web), addr(tcp)],
     );
-    wait_socket(&sock);
+    wait_stats_socket(&sock);
 
     // Idle HTTP client: waiting for its request, no backend chosen yet (a frontend has
     // no backend side: `<NONE>`), the wait for the request on the request side.
@@ -228,7 +206,7 @@ fn show_sess_lists_live_streams() {
     assert!(l.contains(" s1=[7,0h,fd="), "{l}");
     // Its full dump.
     let id = sess_id(&l);
-    let full = cli(&sock, &format!("show sess {id:#x}\n"));
+    let full = stats_cli(&sock, &format!("show sess {id:#x}\n"));
     let lines: Vec<&str> = full.lines().collect();
     assert_eq!(
         lines[0],
@@ -243,10 +221,10 @@ fn show_sess_lists_live_streams() {
     assert!(lines[8].starts_with(&format!("  txn={id:#x} (flags=0x0 meth=2 status=-1 ")));
     assert!(full.ends_with("total=0\n\n"), "{full}");
     // The same id in decimal; an unknown one.
-    let dec = cli(&sock, &format!("show sess {id}\n"));
+    let dec = stats_cli(&sock, &format!("show sess {id}\n"));
     assert_eq!(dec.lines().next(), Some(lines[0]), "{dec}");
     assert_eq!(
-        cli(&sock, "show sess 0xfffffff\n"),
+        stats_cli(&sock, "show sess 0xfffffff\n"),
         "Session not found.\n\n"
     );
 
@@ -257,7 +235,7 @@ fn show_sess_lists_live_streams() {
     assert!(l.contains(" rq[f=000000h,l=0,an=00h,"), "{l}");
 
     // This CLI connection is listed too, as 1.4's `unix_stream` sessions.
-    let all = cli(&sock, "show sess\n");
+    let all = stats_cli(&sock, "show sess\n");
     assert!(
         all.lines()
             .any(|l| l.contains(": proto=unix_stream ts=00 age=")),
@@ -276,7 +254,7 @@ fn show_sess_lists_live_streams() {
     assert_eq!(r.status, 200);
     let l = sess_line(&sock, slow_port, |l| l.contains(" be=<NONE> "));
     assert!(l.contains(" srv=<none> "), "{l}");
-    let full = cli(&sock, &format!("show sess {id:#x}\n"));
+    let full = stats_cli(&sock, &format!("show sess {id:#x}\n"));
     assert_eq!(full.matches(" total=").count(), 2, "{full}");
     assert!(
         full.lines()
@@ -290,14 +268,14 @@ fn show_sess_lists_live_streams() {
     drop(slow);
     drop(fwd);
     let gone = wait_until(Duration::from_secs(10), || {
-        let all = cli(&sock, "show sess\n");
+        let all = stats_cli(&sock, "show sess\n");
         [idle_port, slow_port, fwd_port]
             .iter()
             .all(|p| !all.contains(&format!(" src=127.0.0.1:{p} ")))
     });
-    assert!(gone, "{}", cli(&sock, "show sess\n"));
+    assert!(gone, "{}", stats_cli(&sock, "show sess\n"));
     assert_eq!(
-        cli(&sock, &format!("show sess {id:#x}\n")),
+        stats_cli(&sock, &format!("show sess {id:#x}\n")),
         "Session not found.\n\n"
     );
 }
@@ -314,14 +292,14 @@ fn show_errors_captures_bad_request_and_response() {
         &config(&sock, web, tcp, origins.addrs[0], raw),
         &[addr(web), addr(tcp)],
     );
-    wait_socket(&sock);
+    wait_stats_socket(&sock);
 
     let (st, req_id) = send_and_id(&sock, web, BAD_REQUEST);
     assert_eq!(st, 400);
     let (st, res_id) = send_and_id(&sock, web, b"GET /raw HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(st, 502);
 
-    let out = cli(&sock, "show errors\n");
+    let out = stats_cli(&sock, "show errors\n");
     let head = out.lines().next().unwrap_or("");
     assert!(head.starts_with("Total events captured on ["), "{out}");
     assert!(head.ends_with("] : 2"), "{out}");
@@ -395,15 +373,15 @@ fn show_errors_captures_bad_request_and_response() {
     );
 
     // `show errors <iid>`: the proxy's own id or its other side's.
-    let only_raw = cli(&sock, "show errors 3\n");
+    let only_raw = stats_cli(&sock, "show errors 3\n");
     assert_eq!(entries(&only_raw).len(), 1, "{only_raw}");
     assert!(only_raw.contains("invalid response"));
-    assert_eq!(entries(&cli(&sock, "show errors 1\n")).len(), 2);
-    assert_eq!(entries(&cli(&sock, "show errors 2\n")).len(), 0);
+    assert_eq!(entries(&stats_cli(&sock, "show errors 1\n")).len(), 2);
+    assert_eq!(entries(&stats_cli(&sock, "show errors 2\n")).len(), 0);
 
     // 1.4's `clear counters` leaves the captures alone.
-    assert_eq!(cli(&sock, "clear counters all\n"), "\n");
-    let again = cli(&sock, "show errors\n");
+    assert_eq!(stats_cli(&sock, "clear counters all\n"), "\n");
+    let again = stats_cli(&sock, "show errors\n");
     assert_eq!(entries(&again), e);
 }
 
@@ -425,7 +403,7 @@ fn show_errors_shape_matches_haproxy_2_6() {
             &config(&sock, web, tcp, origins.addrs[0], raw),
             &[addr(web), addr(tcp)],
         );
-        wait_socket(&sock);
+        wait_stats_socket(&sock);
         let (mut s, _) = connect(web);
         s.write_all(BAD_REQUEST).expect("send");
         assert_eq!(
@@ -444,7 +422,7 @@ fn show_errors_shape_matches_haproxy_2_6() {
         // 2.6 may record the response a moment after answering: wait for both.
         let mut out = String::new();
         let ok = wait_until(Duration::from_secs(5), || {
-            out = cli(&sock, "show errors\n");
+            out = stats_cli(&sock, "show errors\n");
             entries(&out).len() == 2
         });
         assert!(ok, "{name}: {out}");

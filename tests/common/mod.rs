@@ -420,3 +420,105 @@ pub fn check_config(bin: &Path, cfg: &Path, cwd: Option<&Path>) -> (i32, String)
 
 /// Process-management helpers (daemons, pidfiles, a line-protocol backend).
 pub mod procs;
+
+/// Sends `input` on a stats socket, half-closes, returns everything answered.
+pub fn stats_cli(path: &Path, input: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("connect stats socket");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(input.as_bytes()).expect("write");
+    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read answer");
+    out
+}
+
+/// Waits until the stats socket at `path` accepts connections.
+pub fn wait_stats_socket(path: &Path) {
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(path).is_ok()
+        }),
+        "stats socket {} never accepted",
+        path.display()
+    );
+}
+
+/// The value of an `Authorization: Basic` header for `user:pass` (RFC 4648 base64).
+pub fn basic_auth(user: &str, pass: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let src = format!("{user}:{pass}").into_bytes();
+    let mut out = String::new();
+    for chunk in src.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Creates the unprivileged test user `haproxide-test` if needed: (uid, gid, group name);
+/// `None` when it cannot be created.
+pub fn test_user() -> Option<(u32, u32, String)> {
+    const NAME: &str = "haproxide-test";
+    let lookup = || nix::unistd::User::from_name(NAME).ok().flatten();
+    if lookup().is_none() {
+        let _ = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--user-group",
+                "--shell",
+                "/usr/sbin/nologin",
+                NAME,
+            ])
+            .status();
+    }
+    let u = lookup()?;
+    let g = nix::unistd::Group::from_gid(u.gid).ok().flatten()?;
+    Some((u.uid.as_raw(), u.gid.as_raw(), g.name))
+}
+
+/// Collects everything `pipe` yields into a shared string, on a thread of its own, until
+/// the pipe closes.
+pub fn collect_pipe(mut pipe: impl Read + Send + 'static) -> Arc<std::sync::Mutex<String>> {
+    let out = Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = out.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut s) = sink.lock() {
+                s.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
+    out
+}
+
+/// Files of one committed fuzz corpus directory (`fuzz/corpus/<target>`), sorted for a
+/// stable order.
+pub fn fuzz_corpus_files(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {} unreadable: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}

@@ -206,20 +206,7 @@ impl Foreground {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn foreground process");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("stderr pipe");
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut s) = sink.lock() {
-                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
+        let stderr = super::collect_pipe(child.stderr.take().expect("stderr pipe"));
         Foreground { child, stderr }
     }
 
