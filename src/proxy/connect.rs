@@ -91,6 +91,32 @@ enum AttemptErr {
     Error,
 }
 
+/// One connection attempt to `addr` from `source`, bounded by `connect_to`
+/// (`timeout connect`).
+async fn attempt(
+    req: &ConnectReq<'_>,
+    addr: SocketAddr,
+    source: Option<&Source>,
+    connect_to: Option<Duration>,
+) -> Result<TcpStream, AttemptErr> {
+    let fut = tcp_connect(
+        addr,
+        req.tcpka,
+        source,
+        req.client_src,
+        req.hdr_ip,
+        &req.sockbuf,
+        req.smart_connect,
+    );
+    match connect_to {
+        Some(d) => match tokio::time::timeout(d, fut).await {
+            Ok(r) => r.map_err(|_| AttemptErr::Error),
+            Err(_) => Err(AttemptErr::Timeout),
+        },
+        None => fut.await.map_err(|_| AttemptErr::Error),
+    }
+}
+
 /// Connects to a server of `req.be`, choosing with `pick(avoid)` when nothing is assigned.
 /// `client_gone` resolves when the client aborted (only consulted when `abortonclose`).
 /// Returns the failure with the server last tried.
@@ -221,26 +247,9 @@ where
             .as_ref()
             .or(be.cfg.source.as_ref().map(|s| &s.node));
         let t0 = Instant::now();
-        let attempt = async {
-            let fut = tcp_connect(
-                addr,
-                req.tcpka,
-                source,
-                req.client_src,
-                req.hdr_ip,
-                &req.sockbuf,
-                req.smart_connect,
-            );
-            match connect_to {
-                Some(d) => match tokio::time::timeout(d, fut).await {
-                    Ok(r) => r.map_err(|_| AttemptErr::Error),
-                    Err(_) => Err(AttemptErr::Timeout),
-                },
-                None => fut.await.map_err(|_| AttemptErr::Error),
-            }
-        };
+        let this_try = attempt(req, addr, source, connect_to);
         let result = tokio::select! {
-            r = attempt => r,
+            r = this_try => r,
             _ = &mut client_gone, if abort_on_close => {
                 be.server_conn_end(srv_idx);
                 return Err((ConnectFail::ClientAbort { queued: false }, Some(srv_idx), tries));
@@ -439,26 +448,9 @@ where
     let mut tries = 0u32;
     loop {
         let t0 = Instant::now();
-        let fut = tcp_connect(
-            addr,
-            req.tcpka,
-            source,
-            req.client_src,
-            req.hdr_ip,
-            &req.sockbuf,
-            req.smart_connect,
-        );
-        let attempt = async {
-            match connect_to {
-                Some(d) => match tokio::time::timeout(d, fut).await {
-                    Ok(r) => r.map_err(|_| AttemptErr::Error),
-                    Err(_) => Err(AttemptErr::Timeout),
-                },
-                None => fut.await.map_err(|_| AttemptErr::Error),
-            }
-        };
+        let this_try = attempt(req, addr, source, connect_to);
         let result = tokio::select! {
-            r = attempt => r,
+            r = this_try => r,
             _ = client_gone.as_mut(), if abort_on_close => return Err((ConnectFail::ClientAbort { queued: false }, None, tries)),
         };
         match result {
