@@ -929,30 +929,13 @@ mod tests {
     // ---- rule sets over a runtime built from a configuration ----
 
     use crate::http1::{Parse, ParseOptions};
-    use crate::runtime::GlobalSettings;
 
     fn runtime(body: &str) -> Runtime {
         let text = format!(
             "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n              timeout server 1s\n{body}"
         );
-        let loaded = parser::load_str("test.cfg", text.as_bytes(), &Default::default());
-        let config = loaded
-            .config
-            .unwrap_or_else(|| panic!("config refused: {:?}", loaded.report));
-        let global = GlobalSettings {
-            maxconn: 100,
-            bufsize: 16384,
-            maxrewrite: 1024,
-            node: "n".into(),
-            description: None,
-            nbproc: 1,
-            spread_checks: 0,
-            splice: false,
-            ulimit_n: 1024,
-            pidfile: None,
-            sockbuf: Default::default(),
-        };
-        Runtime::build(config, global).expect("runtime")
+        crate::proxy::fuzz::runtime_from_text(&text)
+            .unwrap_or_else(|| panic!("config refused:\n{text}"))
     }
 
     /// What one request did: the verdict, the head as it would be forwarded (or the reply
