@@ -459,11 +459,24 @@ fn exchange(addr: SocketAddr, req: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Runs `act` against one side and returns the `want` log lines it produced.
-fn logged(sys: &Syslog, side: &Side, want: usize, act: impl FnOnce(&Ports)) -> Vec<Packet> {
-    let since = sys.messages(side.input).len();
-    act(&side.ports);
-    let lines = sys.wait_new(side.input, since, want, Duration::from_secs(10));
+/// Runs `act` against one side and returns the `want` log lines it produced. `retries`:
+/// how many more times `act` may run when no line at all came back.
+fn logged(
+    sys: &Syslog,
+    side: &Side,
+    want: usize,
+    retries: u32,
+    act: &dyn Fn(&Ports),
+) -> Vec<Packet> {
+    let mut lines = Vec::new();
+    for _ in 0..=retries {
+        let since = sys.messages(side.input).len();
+        act(&side.ports);
+        lines = sys.wait_new(side.input, since, want, Duration::from_secs(10));
+        if !lines.is_empty() {
+            break;
+        }
+    }
     assert!(
         lines.len() >= want,
         "{}: expected {want} log line(s), got {lines:?}",
@@ -528,8 +541,11 @@ fn traffic_logs_match_1_4_and_differ_from_2_6_only_where_listed() {
         );
     }
     let both = |want: usize, act: &dyn Fn(&Ports)| -> (Vec<Packet>, Vec<Packet>) {
-        let a = logged(&sys, &ours, want, |p| act(p));
-        let b = logged(&sys, &theirs, want, |p| act(p));
+        // haproxide gets one try. The reference gets a second one: on a loaded machine a
+        // whole exchange with HAProxy 2.6 was once seen to leave no line at rsyslog (the
+        // same case then passed on every rerun).
+        let a = logged(&sys, &ours, want, 0, act);
+        let b = logged(&sys, &theirs, want, 1, act);
         (a, b)
     };
 
