@@ -83,8 +83,8 @@ pub fn start(
 
 /// Runs the accept loops of one worker until a stop, then waits for its streams to finish.
 async fn serve(rt: Arc<Runtime>, socks: Vec<(std::net::TcpListener, ListenerInfo)>) {
-    // Dropped with the LocalSet when the worker ends.
-    tokio::task::spawn_local(timer_floor());
+    // Idle deadlines and the timer floor; dropped with the LocalSet when the worker ends.
+    crate::proxy::idle_wait::spawn_driver();
     let mut loops = Vec::new();
     for (sock, info) in socks {
         loops.push(tokio::task::spawn_local(accept_loop(
@@ -202,16 +202,23 @@ async fn accept_while_running(
         rt.actconn.fetch_add(1, SeqCst);
         rt.cum_conn.fetch_add(1, Relaxed);
         fe.feconn.fetch_add(1, SeqCst);
+        // Listed for `show sess` from here; the guard takes the entry out.
+        let entry = rt.streams.add(crate::proxy::stream::new_stream(
+            fe,
+            info,
+            peer,
+            sock.as_raw_fd(),
+        ));
         let guard = ConnGuard {
             rt: rt.clone(),
-            fe: info.proxy,
+            fe: info.proxy as u32,
+            entry,
         };
         // What every connection's task holds for its whole life: keep it small (see
-        // `proxy::stream::Conn`).
+        // `proxy::stream::Conn`). The client's address is in the registry entry.
         let conn = crate::proxy::stream::Conn {
             slot: guard,
             cli: sock,
-            peer,
             info: info.clone(),
         };
         let fut = async move { crate::proxy::stream::handle(&conn).await };
@@ -219,32 +226,21 @@ async fn accept_while_running(
     }
 }
 
-/// Period of [`timer_floor`]: longer than most connect and server timeouts are short.
-const TIMER_FLOOR: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Keeps the worker's timer driver waking at least once per [`TIMER_FLOOR`]. tokio wakes its
-/// driver through an eventfd whenever a new timer is due before the driver's next planned
-/// wake-up, even when the timer is armed on the driver's own thread: without a floor, every
-/// `timeout connect` armed while only longer timeouts are pending cost a `write` and an extra
-/// `epoll_wait` (one per request with `http-server-close` or `Connection: close`). With a
-/// timer always due within a second, only timeouts shorter than that pay it. The cost is one
-/// wake-up per second per worker.
-async fn timer_floor() {
-    loop {
-        tokio::time::sleep(TIMER_FLOOR).await;
-    }
-}
-
-/// Releases the connection slot when a stream ends, however it ends. It also keeps the
-/// runtime alive for the stream.
+/// Releases the connection slot and the stream's registry entry when a stream ends,
+/// however it ends. It also keeps the runtime alive for the stream.
 pub struct ConnGuard {
     pub rt: Arc<Runtime>,
-    fe: usize,
+    fe: u32,
+    /// The stream's entry in the registry of live streams (`show sess`).
+    pub entry: crate::proxy::registry::Entry,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        self.rt.proxies[self.fe].feconn.fetch_sub(1, SeqCst);
+        self.rt.streams.release(&self.entry);
+        self.rt.proxies[self.fe as usize]
+            .feconn
+            .fetch_sub(1, SeqCst);
         self.rt.actconn.fetch_sub(1, SeqCst);
         self.rt.conn_released.notify_waiters();
     }

@@ -301,20 +301,24 @@ pub async fn run(s: &mut Session<'_>) {
     loop {
         // `tcp-request content` rules run before each request is parsed (1.4 re-arms its
         // request analysers for every transaction of a connection).
-        let mut pre = s.leftover.take();
-        if s.inspect(&mut pre).await == Inspection::Reject {
-            return;
-        }
-        let rb = match pre {
-            Some(b) => b,
-            None => {
-                // Moved out before the wait: an empty `pre` is then not kept in the task of
-                // every idle connection.
-                drop(pre);
-                match s.wait_request().await {
+        let rb = if s.leftover.is_none() && s.fe.cfg.tcp_request.is_empty() {
+            // The idle path, kept apart so that no `pre` slot is in the task of every idle
+            // connection while it waits.
+            match s.wait_request().await {
+                Some(b) => b,
+                None => return,
+            }
+        } else {
+            let mut pre = s.leftover.take();
+            if s.inspect(&mut pre).await == Inspection::Reject {
+                return;
+            }
+            match pre {
+                Some(b) => b,
+                None => match s.wait_request().await {
                     Some(b) => b,
                     None => return,
-                }
+                },
             }
         };
         let mut rb = rb;
@@ -358,18 +362,14 @@ impl Session<'_> {
         }
         self.reg.enter(&self.rt.streams, RegPhase::Inspect, None);
         let t0 = Instant::now();
-        let verdict = {
-            let base = self.base(self.fe, None);
-            // Boxed, like the transaction: see `run`.
-            Box::pin(tcp_rules::inspect(
-                &base,
-                self.fe,
-                &self.conn.cli,
-                pre,
-                self.rt.global.bufsize,
-            ))
-            .await
-        };
+        // Boxed with its view, like the transaction: see `run`.
+        let (this, rules_pre) = (&*self, &mut *pre);
+        let verdict = Box::pin(async move {
+            let base = this.base(this.fe, None);
+            let (cli, bufsize) = (&this.conn.cli, this.rt.global.bufsize);
+            tcp_rules::inspect(&base, this.fe, cli, rules_pre, bufsize).await
+        })
+        .await;
         if verdict == Inspection::Reject {
             let mut tx = Txn::new(
                 self.fe.idx,
@@ -403,11 +403,12 @@ impl Session<'_> {
         let deadline = idle.map(|d| Instant::now() + d);
         self.reg
             .enter(&self.rt.streams, RegPhase::WaitRequest, deadline);
+        // Made once: a readiness that brought no bytes waits again on the same deadline.
+        let mut timed =
+            deadline.map(|d| super::idle_wait::read_ready_until(&self.conn.cli, d.into_std()));
         loop {
-            let ready = match deadline {
-                Some(d) => tokio::time::timeout_at(d, super::sockio::read_ready(&self.conn.cli))
-                    .await
-                    .ok(),
+            let ready = match &mut timed {
+                Some(wait) => wait.await,
                 None => Some(super::sockio::read_ready(&self.conn.cli).await),
             };
             match ready {
@@ -730,7 +731,7 @@ impl Session<'_> {
         add_forwarded_headers(
             fe,
             be,
-            self.conn.peer,
+            self.conn.peer(),
             self.local,
             rb.data(),
             &sc.req_idx,
@@ -755,7 +756,7 @@ impl Session<'_> {
             };
             let v = base.view(be, Some(head), None);
             let input = persist::StickInput {
-                peer: self.conn.peer,
+                peer: self.conn.peer(),
                 local: self.local,
                 head: Some(persist::ReqHead {
                     buf: rb.data(),
@@ -778,7 +779,7 @@ impl Session<'_> {
             direct,
             force_persist: sc.persist.force,
             client_dst: self.local,
-            client_src: self.conn.peer,
+            client_src: self.conn.peer(),
             fallback: connect::fallback_target(
                 be,
                 self.local,
@@ -827,7 +828,7 @@ impl Session<'_> {
             let method = words.next().unwrap_or(&[]);
             let uri = words.next().unwrap_or(&[]);
             let input = PickInput::http(
-                self.conn.peer.ip(),
+                self.conn.peer().ip(),
                 HttpInput {
                     method,
                     uri,
@@ -1192,7 +1193,7 @@ impl Session<'_> {
             fe: self.fe,
             be,
             server_id,
-            peer: self.conn.peer,
+            peer: self.conn.peer(),
             local: self.local,
             luid: self.conn.info.luid,
             first_req: self.txn_no == 0,
@@ -1681,7 +1682,7 @@ impl Session<'_> {
         };
         let info = CaptureInfo {
             sid: self.reg.uniq_id(),
-            src: self.conn.peer.ip(),
+            src: self.conn.peer().ip(),
             // A request's other side is the stream's backend, still the frontend while the
             // request is parsed; a response's is the frontend.
             oe: self.fe.idx,
@@ -1776,7 +1777,7 @@ impl Session<'_> {
         }
         let be = &self.rt.proxies[tx.be];
         let srv = tx.srv.and_then(|i| be.servers.get(i));
-        let mut t = TxnLog::new(self.conn.peer, tx.date, &fe.cfg.name, &be.cfg.name);
+        let mut t = TxnLog::new(self.conn.peer(), tx.date, &fe.cfg.name, &be.cfg.name);
         t.server = match (tx.stats, srv) {
             (true, _) => ServerField::Stats,
             (false, Some(s)) => ServerField::Named(&s.cfg.name),

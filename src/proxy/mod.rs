@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod fuzz;
 pub mod http;
+pub mod idle_wait;
 pub mod registry;
 pub mod rules;
 pub mod snapshot;

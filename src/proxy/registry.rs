@@ -21,10 +21,11 @@
 use parking_lot::Mutex;
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicI16, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Number of slab shards (a power of two larger than any sensible worker count).
 const SHARDS: usize = 16;
@@ -104,14 +105,18 @@ pub fn method_number(m: crate::http1::Method) -> u8 {
 
 /// One live stream as the CLI sees it. The fixed part is set at registration; the rest is
 /// written by the stream's own task only (see the module doc) and read by the CLI.
+///
+/// Every connection holds one, idle or not, so it is packed to fit a 128-byte allocation
+/// with its `Arc` counts (a test says so): the address without IPv6 flow and scope, the
+/// accept time as one offset from the registry's epoch, 16-bit status and retries.
 #[derive(Debug)]
 pub struct StreamInfo {
     pub uid: u64,
     pub origin: Origin,
-    /// Client address (`None` for the stats socket).
-    pub src: Option<SocketAddr>,
-    pub accepted: Instant,
-    pub accept_date: SystemTime,
+    /// Client address (`None` for the stats socket); read with [`StreamInfo::src`].
+    src: PackedAddr,
+    /// Accept time, µs since the registry's epoch.
+    accepted_us: u64,
     /// The client socket's file descriptor.
     pub cli_fd: i32,
     /// Current backend (proxy index); the frontend until switching rules ran, as in 1.4.
@@ -126,14 +131,73 @@ pub struct StreamInfo {
     /// Deadline of the current wait, in ms since the registry's epoch, plus one; 0: none.
     exp: AtomicU64,
     meth: AtomicU8,
-    status: AtomicI32,
+    status: AtomicI16,
     /// Connection attempts left (1.4 `conn_retries`).
-    retries_left: AtomicI32,
+    retries_left: AtomicI16,
     /// The server connection slot is held (1.4 `srv_conn` set).
     srv_conn: AtomicU8,
     /// Request and response bytes of the finished transactions.
     req_total: AtomicU64,
     res_total: AtomicU64,
+}
+
+fn clamp16(v: i32) -> i16 {
+    i16::try_from(v).unwrap_or(if v < 0 { i16::MIN } else { i16::MAX })
+}
+
+/// A socket address in 20 bytes instead of `Option<SocketAddr>`'s 32 (no IPv6 flow label or
+/// scope id, which nothing prints).
+#[derive(Clone, Copy, Debug)]
+struct PackedAddr {
+    ip: [u8; 16],
+    port: u16,
+    /// 0: none, 4: IPv4 (in the first 4 bytes), 6: IPv6.
+    family: u8,
+}
+
+impl PackedAddr {
+    fn new(a: Option<SocketAddr>) -> PackedAddr {
+        let mut ip = [0u8; 16];
+        match a {
+            None => PackedAddr {
+                ip,
+                port: 0,
+                family: 0,
+            },
+            Some(SocketAddr::V4(v4)) => {
+                ip[..4].copy_from_slice(&v4.ip().octets());
+                PackedAddr {
+                    ip,
+                    port: v4.port(),
+                    family: 4,
+                }
+            }
+            Some(SocketAddr::V6(v6)) => PackedAddr {
+                ip: v6.ip().octets(),
+                port: v6.port(),
+                family: 6,
+            },
+        }
+    }
+
+    fn get(&self) -> Option<SocketAddr> {
+        match self.family {
+            4 => {
+                let [a, b, c, d, ..] = self.ip;
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::new(a, b, c, d),
+                    self.port,
+                )))
+            }
+            6 => Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(self.ip),
+                self.port,
+                0,
+                0,
+            ))),
+            _ => None,
+        }
+    }
 }
 
 /// A copy of a [`StreamInfo`]'s state at one instant, what the formatters read.
@@ -169,6 +233,11 @@ impl StreamInfo {
         self.uid.saturating_sub(1)
     }
 
+    /// The client's address (`None` for the stats socket).
+    pub fn src(&self) -> Option<SocketAddr> {
+        self.src.get()
+    }
+
     fn store_inc_calls(&self) {
         // Single writer: no read-modify-write needed.
         self.calls
@@ -198,7 +267,7 @@ impl StreamInfo {
         self.srv.store(code, Relaxed);
         self.srv_fd.store(fd, Relaxed);
         self.srv_conn.store(u8::from(slot), Relaxed);
-        self.retries_left.store(retries_left, Relaxed);
+        self.retries_left.store(clamp16(retries_left), Relaxed);
     }
 
     /// The request method of the current transaction (1.4 number, see [`method_number`]).
@@ -210,7 +279,7 @@ impl StreamInfo {
     /// The status of the current transaction (−1: none yet).
     #[inline]
     pub fn set_status(&self, status: i32) {
-        self.status.store(status, Relaxed);
+        self.status.store(clamp16(status), Relaxed);
     }
 
     /// A transaction ended: adds its bytes to the totals.
@@ -240,9 +309,11 @@ impl StreamInfo {
         StreamView {
             uid: self.uid,
             origin: self.origin,
-            src: self.src,
-            age_s: now.saturating_duration_since(self.accepted).as_secs(),
-            accept_date: self.accept_date,
+            src: self.src.get(),
+            age_s: now
+                .saturating_duration_since(reg.epoch + Duration::from_micros(self.accepted_us))
+                .as_secs(),
+            accept_date: reg.epoch_date + Duration::from_micros(self.accepted_us),
             cli_fd: self.cli_fd,
             be: (be != u32::MAX).then_some(be as usize),
             srv: srv.checked_sub(1).map(|s| s as usize),
@@ -257,8 +328,8 @@ impl StreamInfo {
                     .saturating_sub(now_ms)
             }),
             meth: self.meth.load(Relaxed),
-            status: self.status.load(Relaxed),
-            retries_left: self.retries_left.load(Relaxed),
+            status: i32::from(self.status.load(Relaxed)),
+            retries_left: i32::from(self.retries_left.load(Relaxed)),
             srv_conn: self.srv_conn.load(Relaxed) != 0,
             req_total: self.req_total.load(Relaxed),
             res_total: self.res_total.load(Relaxed),
@@ -279,6 +350,8 @@ pub struct Registry {
     /// Next shard handed to a thread registering for the first time.
     next_shard: AtomicUsize,
     epoch: Instant,
+    /// The wall-clock date of `epoch`: accept dates are offsets from it.
+    epoch_date: SystemTime,
 }
 
 impl Default for Registry {
@@ -309,6 +382,7 @@ impl Registry {
             next_uid: AtomicU64::new(1),
             next_shard: AtomicUsize::new(0),
             epoch: Instant::now(),
+            epoch_date: SystemTime::now(),
         }
     }
 
@@ -338,12 +412,21 @@ impl Registry {
 
     /// Adds a stream; it stays listed until the returned guard is dropped.
     pub fn register(&self, s: NewStream) -> Registered<'_> {
+        Registered {
+            reg: self,
+            entry: self.add(s),
+        }
+    }
+
+    /// Adds a stream; it stays listed until the entry is given to [`Registry::release`].
+    /// For owners that hold the runtime anyway (a client connection's guard), so that the
+    /// entry need not carry a reference to the registry.
+    pub fn add(&self, s: NewStream) -> Entry {
         let info = Arc::new(StreamInfo {
             uid: self.next_uid.fetch_add(1, Relaxed),
             origin: s.origin,
-            src: s.src,
-            accepted: Instant::now(),
-            accept_date: SystemTime::now(),
+            src: PackedAddr::new(s.src),
+            accepted_us: u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
             cli_fd: s.cli_fd,
             be: AtomicU32::new(s.be.map_or(u32::MAX, |b| u32::try_from(b).unwrap_or(u32::MAX))),
             srv: AtomicU32::new(0),
@@ -356,12 +439,12 @@ impl Registry {
             calls: AtomicU32::new(1),
             exp: AtomicU64::new(0),
             meth: AtomicU8::new(0),
-            status: AtomicI32::new(if matches!(s.origin, Origin::Tcp { http: true, .. }) {
+            status: AtomicI16::new(if matches!(s.origin, Origin::Tcp { http: true, .. }) {
                 -1
             } else {
                 0
             }),
-            retries_left: AtomicI32::new(0),
+            retries_left: AtomicI16::new(0),
             srv_conn: AtomicU8::new(0),
             req_total: AtomicU64::new(0),
             res_total: AtomicU64::new(0),
@@ -381,15 +464,16 @@ impl Registry {
             }
         };
         drop(slab);
-        Registered {
-            reg: self,
-            shard,
+        Entry {
+            shard: shard as u32,
             slot,
             info,
         }
     }
 
-    fn unregister(&self, shard: usize, slot: u32) {
+    /// Removes a stream added by [`Registry::add`].
+    pub fn release(&self, e: &Entry) {
+        let (shard, slot) = (e.shard as usize, e.slot);
         let mut slab = self.shards[shard].lock();
         if let Some(e) = slab.slots.get_mut(slot as usize) {
             if e.take().is_some() {
@@ -435,17 +519,28 @@ impl Registry {
     }
 }
 
-/// A registered stream; unregisters it when dropped, however the stream ends.
-pub struct Registered<'a> {
-    reg: &'a Registry,
-    shard: usize,
+/// A stream's place in the registry (see [`Registry::add`]).
+pub struct Entry {
+    shard: u32,
     slot: u32,
     info: Arc<StreamInfo>,
 }
 
-impl Registered<'_> {
+impl Entry {
     pub fn info(&self) -> &StreamInfo {
         &self.info
+    }
+}
+
+/// A registered stream; unregisters it when dropped, however the stream ends.
+pub struct Registered<'a> {
+    reg: &'a Registry,
+    entry: Entry,
+}
+
+impl Registered<'_> {
+    pub fn info(&self) -> &StreamInfo {
+        &self.entry.info
     }
     pub fn registry(&self) -> &Registry {
         self.reg
@@ -454,13 +549,36 @@ impl Registered<'_> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        self.reg.unregister(self.shard, self.slot);
+        self.reg.release(&self.entry);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_fits_a_128_byte_allocation() {
+        // glibc serves up to 120 requested bytes from a 128-byte chunk; the Arc adds two
+        // counts.
+        assert!(std::mem::size_of::<StreamInfo>() + 16 <= 120);
+    }
+
+    #[test]
+    fn packed_addresses_round_trip() {
+        for a in [
+            "192.0.2.7:8080",
+            "[2001:db8::1]:443",
+            "0.0.0.0:0",
+            "[::1]:1",
+        ] {
+            let sa: SocketAddr = a.parse().expect("address");
+            assert_eq!(PackedAddr::new(Some(sa)).get(), Some(sa));
+        }
+        assert_eq!(PackedAddr::new(None).get(), None);
+        assert_eq!(clamp16(70_000), i16::MAX);
+        assert_eq!(clamp16(-1), -1);
+    }
 
     fn tcp(fe: usize) -> NewStream {
         NewStream {

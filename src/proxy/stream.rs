@@ -29,21 +29,28 @@ const HEALTH_REPLY: &[u8] = b"OK\n";
 /// copy of the socket and addresses in the task (rustc does not overlap an async fn's
 /// arguments with what they are moved into), and an idle connection would pay for them.
 pub struct Conn {
-    /// The connection slot (released when the stream ends) and the runtime.
+    /// The connection slot and registry entry (released when the stream ends) and the
+    /// runtime.
     pub slot: ConnGuard,
     pub cli: TcpStream,
-    pub peer: SocketAddr,
     /// Shared with the listener's other streams.
     pub info: std::rc::Rc<ListenerInfo>,
 }
 
-/// Serves one accepted client connection to completion.
-pub async fn handle(conn: &Conn) {
-    let rt: &Runtime = &conn.slot.rt;
-    // `conn.peer` is read in place: a local copy would be kept in every idle task.
-    let (cli, info) = (&conn.cli, &conn.info);
-    let fe = &rt.proxies[info.proxy];
-    let reg = rt.streams.register(NewStream {
+impl Conn {
+    /// The client's address, kept once, in the registry entry.
+    pub fn peer(&self) -> SocketAddr {
+        self.slot
+            .entry
+            .info()
+            .src()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
+/// The registry listing of a connection accepted by frontend `fe` on listener `info`.
+pub fn new_stream(fe: &Proxy, info: &ListenerInfo, peer: SocketAddr, fd: i32) -> NewStream {
+    NewStream {
         origin: Origin::Tcp {
             fe: info.proxy,
             luid: info.luid,
@@ -51,10 +58,19 @@ pub async fn handle(conn: &Conn) {
             http: fe.cfg.mode.node == Mode::Http,
             inspect: !fe.cfg.tcp_request.is_empty(),
         },
-        src: Some(conn.peer),
-        cli_fd: cli.as_raw_fd(),
+        src: Some(peer),
+        cli_fd: fd,
         be: Some(info.proxy),
-    });
+    }
+}
+
+/// Serves one accepted client connection to completion.
+pub async fn handle(conn: &Conn) {
+    let rt: &Runtime = &conn.slot.rt;
+    // The peer is read in place: a local copy would be kept in every idle task.
+    let (cli, info) = (&conn.cli, &conn.info);
+    let fe = &rt.proxies[info.proxy];
+    let reg = &conn.slot.entry;
     let local = if info.exact_addr {
         info.addr
     } else {
@@ -90,15 +106,15 @@ pub async fn handle(conn: &Conn) {
         .cfg
         .monitor_net
         .iter()
-        .any(|n| n.contains(conn.peer.ip()))
+        .any(|n| n.contains(conn.peer().ip()))
     {
         if fe.cfg.mode.node == Mode::Http {
-            trace.accept(info.fd, conn.peer);
+            trace.accept(info.fd, conn.peer());
             let _ = super::tunnel::write_bytes(cli, MONITOR_NET_HTTP_REPLY).await;
         }
         return;
     }
-    trace.accept(info.fd, conn.peer);
+    trace.accept(info.fd, conn.peer());
     fe.fe_counters
         .new_session(u64::from(fe.feconn.load(Relaxed)));
     // Without `option httplog`/`tcplog`, 1.4 logs each accepted TCP or HTTP connection at
@@ -109,7 +125,7 @@ pub async fn handle(conn: &Conn) {
     {
         crate::log::send_connect_line(
             &fe.logger,
-            conn.peer,
+            conn.peer(),
             local,
             &fe.cfg.name,
             fe.cfg.mode.node == Mode::Http,

@@ -64,7 +64,7 @@ pub async fn run<'a>(
     trace: Trace<'a>,
     reg: &StreamInfo,
 ) {
-    let (cli, peer, info) = (&conn.cli, conn.peer, &conn.info);
+    let (cli, peer, info) = (&conn.cli, conn.peer(), &conn.info);
     let mut tx = TcpTxn {
         t0: Instant::now(),
         date: SystemTime::now(),
