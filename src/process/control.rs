@@ -466,18 +466,9 @@ pub fn dump_pools(rt: &Runtime) -> String {
         streams,
         maxrss_kb
     ));
-    trim_heap();
+    // No trim here: the binary's allocator (jemalloc, see src/main.rs) returns unused
+    // pages to the system by itself as they age.
     s
-}
-
-/// Gives free heap pages back to the system (glibc only).
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it takes no
-    // pointers from us and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Dispatches one signal (called by the signal thread).
