@@ -221,9 +221,14 @@ async fn accept_while_running(
             cli: sock,
             info: info.clone(),
         };
-        let fut = async move { crate::proxy::stream::handle(&conn).await };
-        tokio::task::spawn_local(fut);
+        tokio::task::spawn_local(stream_task(conn));
     }
+}
+
+/// The task of one connection. Its size is what every idle connection costs in tokio's
+/// task cell (a multiple of 128 bytes: the future plus 104); a test keeps it at 512.
+fn stream_task(conn: crate::proxy::stream::Conn) -> impl std::future::Future<Output = ()> {
+    async move { crate::proxy::stream::handle(&conn).await }
 }
 
 /// Releases the connection slot and the stream's registry entry when a stream ends,
@@ -261,5 +266,65 @@ pub fn tune_client_socket(
     }
     if nolinger {
         let _ = s.set_linger(Some(std::time::Duration::ZERO));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// tokio's cell is the future plus 104 bytes, rounded up to 128: up to 408 bytes of
+    /// future keep an idle connection's task in 512 bytes (`cargo +nightly rustc --release
+    /// --lib -- -Zprint-type-sizes` shows the layout when this fails).
+    #[test]
+    fn a_connection_task_fits_a_512_byte_cell() {
+        let rt = crate::proxy::fuzz::runtime_from_text(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             frontend f\n bind 127.0.0.1:18999\n default_backend b\nbackend b\n server s 127.0.0.1:9\n",
+        )
+        .expect("config");
+        let rt = Arc::new(rt);
+        let tokio_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        tokio_rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = l.local_addr().expect("addr");
+            let (_c, a) = tokio::join!(TcpStream::connect(addr), l.accept());
+            let (sock, peer) = a.expect("accept");
+            let info = ListenerInfo {
+                proxy: 0,
+                luid: 1,
+                addr,
+                exact_addr: true,
+                fd: -1,
+            };
+            let entry = rt.streams.add(crate::proxy::stream::new_stream(
+                &rt.proxies[0],
+                &info,
+                peer,
+                sock.as_raw_fd(),
+            ));
+            rt.actconn.fetch_add(1, SeqCst);
+            rt.proxies[0].feconn.fetch_add(1, SeqCst);
+            let conn = crate::proxy::stream::Conn {
+                slot: ConnGuard {
+                    rt: rt.clone(),
+                    fe: 0,
+                    entry,
+                },
+                cli: sock,
+                info: Rc::new(info),
+            };
+            let task = stream_task(conn);
+            let size = std::mem::size_of_val(&task);
+            assert!(
+                size <= 408,
+                "connection task is {size} bytes: its cell grows past 512"
+            );
+        });
     }
 }
