@@ -227,8 +227,8 @@ async fn accept_while_running(
 
 /// The task of one connection. Its size is what every idle connection costs in tokio's
 /// task cell (a multiple of 128 bytes: the future plus 104); a test keeps it at 512.
-fn stream_task(conn: crate::proxy::stream::Conn) -> impl std::future::Future<Output = ()> {
-    async move { crate::proxy::stream::handle(&conn).await }
+async fn stream_task(conn: crate::proxy::stream::Conn) {
+    crate::proxy::stream::handle(&conn).await
 }
 
 /// Releases the connection slot and the stream's registry entry when a stream ends,
