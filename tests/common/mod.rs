@@ -114,9 +114,22 @@ pub fn start_proxy(
     cfg: &str,
     wait_for: &[SocketAddr],
 ) -> Proc {
+    start_proxy_env(bin, scratch, name, cfg, wait_for, &[])
+}
+
+/// As [`start_proxy`], with extra environment variables for the proxy.
+pub fn start_proxy_env(
+    bin: &Path,
+    scratch: &Scratch,
+    name: &str,
+    cfg: &str,
+    wait_for: &[SocketAddr],
+    env: &[(&str, &str)],
+) -> Proc {
     let cfg_path = scratch.write(&format!("{name}.cfg"), cfg);
     let err = std::fs::File::create(scratch.path(&format!("{name}.err"))).expect("stderr file");
     let child = Command::new(bin)
+        .envs(env.iter().copied())
         .arg("-db")
         .arg("-f")
         .arg(&cfg_path)
