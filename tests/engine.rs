@@ -413,3 +413,65 @@ fn server_maxconn_queues_and_queue_timeout_gives_503() {
     assert_eq!(b.status, 503);
     assert_eq!(a.join().unwrap().unwrap(), 200);
 }
+
+/// `option http-server-close`: once a transaction is complete and the client stays, the
+/// server connection is closed without lingering, a reset (1.4
+/// `http_end_txn_clean_session`), even when the server kept it open; in tunnel mode the
+/// server's connection ends with an ordinary close.
+#[test]
+fn server_close_resets_the_finished_server_connection() {
+    // An origin that answers and then waits for whatever comes: a reset is a read error,
+    // an ordinary close a read of 0 bytes.
+    fn origin() -> (SocketAddr, std::thread::JoinHandle<std::io::Result<usize>>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut c, _) = l.accept()?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = c.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            // Keep-alive answer despite the `Connection: close` the proxy sent.
+            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")?;
+            c.read(&mut buf)
+        });
+        (a, h)
+    }
+    let (sc_origin, sc_seen) = origin();
+    let (tun_origin, tun_seen) = origin();
+    let (sc_fe, tun_fe) = (free_port(), free_port());
+    let cfg = format!(
+        "{DEFAULTS}listen sc\n  bind 127.0.0.1:{sc_fe}\n  option http-server-close\n  server s {sc_origin}\n\
+         listen tun\n  bind 127.0.0.1:{tun_fe}\n  server s {tun_origin}\n"
+    );
+    let s = Scratch::new();
+    let _p = start_haproxide(&s, &cfg, &[addr(sc_fe), addr(tun_fe)]);
+
+    let mut c = TcpStream::connect(addr(sc_fe)).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let r = read_response(&mut c, false).unwrap();
+    assert_eq!(r.status, 200);
+    let seen = sc_seen.join().unwrap();
+    assert!(
+        matches!(&seen, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "server-close: the origin saw {seen:?}, not a reset"
+    );
+
+    // Tunnel mode: the client's close travels to the server as a FIN.
+    let mut c = TcpStream::connect(addr(tun_fe)).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let r = read_response(&mut c, false).unwrap();
+    assert_eq!(r.status, 200);
+    drop(c);
+    let seen = tun_seen.join().unwrap();
+    assert!(
+        matches!(seen, Ok(0)),
+        "tunnel: the origin saw {seen:?}, not a close"
+    );
+}

@@ -1124,6 +1124,14 @@ impl Session<'_> {
                             && !server_close
                             && up_res == Some(Ok(()))
                             && wants_keepalive(req_version, &req_info);
+                        if client_keepalive {
+                            // 1.4 `http_end_txn_clean_session`: the server side of a
+                            // finished server-close transaction is closed without
+                            // lingering, a reset that leaves no LAST_ACK or TIME_WAIT
+                            // behind on either host.
+                            let _ =
+                                socket2::SockRef::from(&srv_sock).set_linger(Some(Duration::ZERO));
+                        }
                     }
                     Err(f) => self.data_abort(&mut tx, be, f),
                 }
