@@ -199,29 +199,39 @@ async fn accept_while_running(
             },
             _ = changed => continue,
         };
-        rt.actconn.fetch_add(1, SeqCst);
-        rt.cum_conn.fetch_add(1, Relaxed);
-        fe.feconn.fetch_add(1, SeqCst);
-        // Listed for `show sess` from here; the guard takes the entry out.
-        let entry = rt.streams.add(crate::proxy::stream::new_stream(
-            fe,
-            info,
-            peer,
-            sock.as_raw_fd(),
-        ));
-        let guard = ConnGuard {
+        let conn = accepted(rt, info, sock, peer);
+        tokio::task::spawn_local(stream_task(conn));
+    }
+}
+
+/// A connection just accepted on `info`: counted in the process's and the frontend's
+/// connections (its guard takes it out again) and listed for `show sess`. What every
+/// connection's task holds for its whole life, so kept small (see `proxy::stream::Conn`);
+/// the client's address is in the registry entry.
+fn accepted(
+    rt: &Arc<Runtime>,
+    info: &Rc<ListenerInfo>,
+    sock: TcpStream,
+    peer: SocketAddr,
+) -> crate::proxy::stream::Conn {
+    let fe = &rt.proxies[info.proxy];
+    rt.actconn.fetch_add(1, SeqCst);
+    rt.cum_conn.fetch_add(1, Relaxed);
+    fe.feconn.fetch_add(1, SeqCst);
+    let entry = rt.streams.add(crate::proxy::stream::new_stream(
+        fe,
+        info,
+        peer,
+        sock.as_raw_fd(),
+    ));
+    crate::proxy::stream::Conn {
+        slot: ConnGuard {
             rt: rt.clone(),
             fe: info.proxy as u32,
             entry,
-        };
-        // What every connection's task holds for its whole life: keep it small (see
-        // `proxy::stream::Conn`). The client's address is in the registry entry.
-        let conn = crate::proxy::stream::Conn {
-            slot: guard,
-            cli: sock,
-            info: info.clone(),
-        };
-        tokio::task::spawn_local(stream_task(conn));
+        },
+        cli: sock,
+        info: info.clone(),
     }
 }
 
@@ -292,36 +302,19 @@ mod tests {
             .build()
             .expect("runtime");
         tokio_rt.block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = l.local_addr().expect("addr");
-            let (_c, a) = tokio::join!(TcpStream::connect(addr), l.accept());
-            let (sock, peer) = a.expect("accept");
-            let info = ListenerInfo {
+            let (_c, sock) = crate::proxy::sockio::loopback_pair().await;
+            let (addr, peer) = (
+                sock.local_addr().expect("local"),
+                sock.peer_addr().expect("peer"),
+            );
+            let info = Rc::new(ListenerInfo {
                 proxy: 0,
                 luid: 1,
                 addr,
                 exact_addr: true,
                 fd: -1,
-            };
-            let entry = rt.streams.add(crate::proxy::stream::new_stream(
-                &rt.proxies[0],
-                &info,
-                peer,
-                sock.as_raw_fd(),
-            ));
-            rt.actconn.fetch_add(1, SeqCst);
-            rt.proxies[0].feconn.fetch_add(1, SeqCst);
-            let conn = crate::proxy::stream::Conn {
-                slot: ConnGuard {
-                    rt: rt.clone(),
-                    fe: 0,
-                    entry,
-                },
-                cli: sock,
-                info: Rc::new(info),
-            };
+            });
+            let conn = accepted(&rt, &info, sock, peer);
             let task = stream_task(conn);
             let size = std::mem::size_of_val(&task);
             assert!(

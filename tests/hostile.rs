@@ -319,27 +319,6 @@ fn csv_field(rows: &[Vec<(String, String)>], px: &str, sv: &str, field: &str) ->
         .unwrap_or(0)
 }
 
-/// Everything the peer sends until it closes or `limit` passes (reset counts as close).
-fn read_all(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
-    let deadline = Instant::now() + limit;
-    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut out = Vec::new();
-    let mut buf = [0u8; 65536];
-    while Instant::now() < deadline {
-        match s.read(&mut buf) {
-            Ok(0) => return (out, true),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return (out, true),
-        }
-    }
-    (out, false)
-}
-
 /// Sends `req` (ignoring write errors: the proxy may close early) and returns what came back.
 fn send_raw(addr: SocketAddr, req: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).expect("connect");

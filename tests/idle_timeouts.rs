@@ -7,33 +7,12 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// Reads until the peer closes or `limit` passes: the bytes, and when the close came.
-fn until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Duration>) {
-    let t0 = Instant::now();
-    let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while t0.elapsed() < limit {
-        match s.read(&mut buf) {
-            Ok(0) => return (out, Some(t0.elapsed())),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return (out, Some(t0.elapsed())),
-        }
-    }
-    (out, None)
 }
 
 /// A kept-alive connection after one exchange on `port`.
@@ -82,8 +61,10 @@ fn idle_connections_end_at_their_own_deadlines() {
     let mut quiet = TcpStream::connect(local(silent)).expect("connect");
     let mut short_conn = kept_alive(short);
 
-    let (bytes, closed) = until_closed(&mut short_conn, Duration::from_secs(5));
-    let took = closed.expect("the kept-alive connection was not closed");
+    let t0 = Instant::now();
+    let (bytes, closed) = read_all(&mut short_conn, Duration::from_secs(5));
+    let took = t0.elapsed();
+    assert!(closed, "the kept-alive connection was not closed");
     assert!(
         bytes.is_empty(),
         "1.4 closes a kept-alive connection silently: {bytes:?}"
@@ -94,8 +75,8 @@ fn idle_connections_end_at_their_own_deadlines() {
     );
 
     // The silent client gets its 408 at `timeout http-request` (700 ms from accept).
-    let (bytes, closed) = until_closed(&mut quiet, Duration::from_secs(5));
-    assert!(closed.is_some(), "no close after the 408");
+    let (bytes, closed) = read_all(&mut quiet, Duration::from_secs(5));
+    assert!(closed, "no close after the 408");
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.starts_with("HTTP/1.0 408 "), "{text}");
 

@@ -662,11 +662,6 @@ mod tests {
         assert_eq!(ld(&be.servers[0].counters.econ), 1);
         assert_eq!(ld(&be.be_counters.wredis), 1);
     }
-}
-
-#[cfg(test)]
-mod connect_tests {
-    use super::*;
 
     fn socket() -> Socket {
         Socket::new(

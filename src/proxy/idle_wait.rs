@@ -107,7 +107,7 @@ async fn drive() {
     let sleep = tokio::time::sleep(FLOOR);
     tokio::pin!(sleep);
     loop {
-        let until = TIMERS.with(|t| {
+        let (until, until_ms) = TIMERS.with(|t| {
             let mut t = t.borrow_mut();
             let now = Instant::now();
             let now_ms = t.ms_floor(now);
@@ -118,7 +118,7 @@ async fn drive() {
                 None => floor,
             };
             t.driver_until = t.ms_ceil(until);
-            until
+            (until, t.driver_until)
         });
         sleep.as_mut().reset(until.into());
         std::future::poll_fn(|cx| {
@@ -127,14 +127,8 @@ async fn drive() {
             }
             TIMERS.with(|t| {
                 let mut t = t.borrow_mut();
-                let now_ms = t.ms_floor(Instant::now());
-                // Woken by an earlier deadline (or one already due): go round again.
-                if t.driver_until <= now_ms
-                    || t.waiting
-                        .first_key_value()
-                        .is_some_and(|(k, _)| k.0 <= now_ms)
-                    || t.driver_until < t.ms_ceil(until)
-                {
+                // `arm` lowered the mark: an earlier deadline came, go round again.
+                if t.driver_until < until_ms {
                     return Poll::Ready(());
                 }
                 match &t.driver {
@@ -238,17 +232,8 @@ impl Drop for ReadyUntil<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::sockio::loopback_pair as pair;
     use tokio::io::AsyncWriteExt;
-    use tokio::net::TcpListener;
-
-    async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = l.local_addr().expect("local addr");
-        let (c, s) = tokio::join!(TcpStream::connect(addr), l.accept());
-        (c.expect("connect"), s.expect("accept").0)
-    }
 
     fn run_local<F: Future>(f: F) -> F::Output {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -471,13 +471,14 @@ impl Registry {
         }
     }
 
-    /// Removes a stream added by [`Registry::add`].
+    /// Removes a stream added by [`Registry::add`]. Only the entry's own stream: a second
+    /// release of the same entry leaves a slot that was reused since untouched.
     pub fn release(&self, e: &Entry) {
-        let (shard, slot) = (e.shard as usize, e.slot);
-        let mut slab = self.shards[shard].lock();
-        if let Some(e) = slab.slots.get_mut(slot as usize) {
-            if e.take().is_some() {
-                slab.free.push(slot);
+        let mut slab = self.shards[e.shard as usize].lock();
+        if let Some(cell) = slab.slots.get_mut(e.slot as usize) {
+            if cell.as_ref().is_some_and(|s| Arc::ptr_eq(s, &e.info)) {
+                *cell = None;
+                slab.free.push(e.slot);
             }
         }
     }
@@ -556,6 +557,18 @@ impl Drop for Registered<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_release_leaves_the_slots_new_stream_listed() {
+        let reg = Registry::new();
+        let first = reg.add(tcp(0));
+        reg.release(&first);
+        let second = reg.add(tcp(0));
+        reg.release(&first);
+        assert_eq!(reg.all().len(), 1, "the reused slot's stream was removed");
+        reg.release(&second);
+        assert!(reg.all().is_empty());
+    }
 
     #[test]
     fn an_entry_fits_a_128_byte_allocation() {

@@ -43,21 +43,23 @@ pub async fn read_ready(sock: &TcpStream) -> io::Result<()> {
     std::future::poll_fn(|cx| sock.poll_read_ready(cx)).await
 }
 
+/// A connected loopback pair for unit tests: (the connecting side, the accepted side).
+#[cfg(test)]
+pub async fn loopback_pair() -> (TcpStream, TcpStream) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = l.local_addr().expect("local addr");
+    let (c, s) = tokio::join!(TcpStream::connect(addr), l.accept());
+    (c.expect("connect"), s.expect("accept").0)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::loopback_pair as pair;
     use super::*;
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
-    use tokio::net::TcpListener;
-
-    async fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = l.local_addr().expect("local addr");
-        let (c, s) = tokio::join!(TcpStream::connect(addr), l.accept());
-        (c.expect("connect"), s.expect("accept").0)
-    }
 
     #[tokio::test]
     async fn short_read_clears_readiness_and_new_bytes_wake_again() {
