@@ -455,7 +455,7 @@ impl HeadIndex {
         // and a chunk of data without a new LF cannot change it.
         let new_lf = window
             .get(memo..)
-            .and_then(|w| w.iter().rposition(|&b| b == b'\n'))
+            .and_then(|w| memchr::memrchr(b'\n', w))
             .map(|p| memo + p);
         let run = match new_lf {
             None => Run::Partial,
@@ -960,7 +960,7 @@ fn offset_of(whole: &[u8], part: &[u8]) -> Option<usize> {
 /// CR that precedes the LF) and the length of the line ending.
 #[inline]
 fn line_end(buf: &[u8], from: usize) -> Option<(usize, u8)> {
-    let lf = from + buf.get(from..)?.iter().position(|&b| b == b'\n')?;
+    let lf = from + memchr::memchr(b'\n', buf.get(from..)?)?;
     if lf > from && buf.get(lf - 1) == Some(&b'\r') {
         Some((lf - 1, 2))
     } else {
