@@ -113,18 +113,35 @@ impl Buf {
         self.start = 0;
         self.end = 0;
     }
+
+    /// Gives the memory back to the pool now, for an owner that keeps the `Buf` but will not
+    /// use it again (a connection turned into a tunnel moves its bytes with buffers of its
+    /// own). What was buffered is dropped; a released buffer has no room (`space()` is
+    /// empty), so it must not be read into again.
+    pub fn release(&mut self) {
+        self.clear();
+        let mem = std::mem::take(&mut self.mem);
+        give_back(mem);
+    }
+}
+
+/// Puts memory back in this thread's pool (or frees it when the pool is full).
+fn give_back(mem: Box<[u8]>) {
+    if mem.is_empty() {
+        return;
+    }
+    // try_with: during thread teardown the pool may already be gone; then just free.
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_KEEP {
+            p.push(mem);
+        }
+    });
 }
 
 impl Drop for Buf {
     fn drop(&mut self) {
-        let mem = std::mem::take(&mut self.mem);
-        // try_with: during thread teardown the pool may already be gone; then just free.
-        let _ = POOL.try_with(|p| {
-            let mut p = p.borrow_mut();
-            if p.len() < POOL_KEEP {
-                p.push(mem);
-            }
-        });
+        give_back(std::mem::take(&mut self.mem));
     }
 }
 
@@ -172,6 +189,20 @@ mod tests {
         let b = Buf::take(64);
         assert_eq!(pooled(), before);
         assert_eq!(b.capacity(), 64);
+    }
+
+    #[test]
+    fn a_released_buffer_is_back_in_the_pool_and_its_drop_adds_nothing() {
+        let before = pooled();
+        let mut b = Buf::take(64);
+        assert!(b.push(b"abc"));
+        b.release();
+        assert_eq!(pooled(), before + 1);
+        assert!(b.is_empty());
+        assert_eq!(b.capacity(), 0);
+        assert!(b.space().is_empty());
+        drop(b);
+        assert_eq!(pooled(), before + 1);
     }
 
     #[test]

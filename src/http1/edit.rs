@@ -55,7 +55,8 @@ pub enum EditError {
 /// and the [`HeadIndex`] the head was parsed into.
 #[derive(Clone, Debug)]
 pub struct HeadEdit {
-    ops: [LineOp; MAX_LINES],
+    /// `MAX_LINES` slots; empty after `release` until the next `reset`.
+    ops: Box<[LineOp]>,
     len: usize,
     original: usize,
     live: usize,
@@ -74,7 +75,7 @@ impl Default for HeadEdit {
 impl HeadEdit {
     pub fn new() -> Self {
         HeadEdit {
-            ops: [LineOp::Keep; MAX_LINES],
+            ops: Self::op_table(),
             len: 0,
             original: 0,
             live: 0,
@@ -85,8 +86,31 @@ impl HeadEdit {
         }
     }
 
+    fn op_table() -> Box<[LineOp]> {
+        vec![LineOp::Keep; MAX_LINES].into_boxed_slice()
+    }
+
+    /// Forgets the edits and frees the tables and buffers, for an owner that will hold this
+    /// for long without editing (a connection turned into a tunnel); `reset` allocates
+    /// them again.
+    pub fn release(&mut self) {
+        *self = HeadEdit {
+            ops: Box::default(),
+            len: 0,
+            original: 0,
+            live: 0,
+            start_line: None,
+            edited: false,
+            scratch: Vec::new(),
+            spare: Vec::new(),
+        };
+    }
+
     /// Starts editing the head described by `idx` (no edits yet). Keeps buffer capacity.
     pub fn reset(&mut self, idx: &HeadIndex) {
+        if self.ops.is_empty() {
+            self.ops = Self::op_table();
+        }
         let n = idx.headers().len();
         for op in self.ops.iter_mut().take(n) {
             *op = LineOp::Keep;
