@@ -225,6 +225,20 @@ SCENARIOS = {
           "reference features (cookie insert, hdr_reg ACLs, forwardfor, httplog/UDP), http-server-close"),
 }
 
+# Idle-connection scenarios. name: (targets, config variant, one request first?, cap, description)
+IDLE_SCENARIOS = {
+    "d": (PROXIES, "default", False, None, "idle client connections: proxy RSS growth per connection"),
+    # After one exchange each proxy keeps what its default mode keeps: haproxide (1.4's
+    # tunnel) the server connection too, HAProxy 2.6 only the client (its server
+    # connection goes back to a shared pool). Not a target: the two hold different things.
+    "k": (["haproxide-1t", "haproxy26-1t"], "default", True, 3000,
+          "idle kept-alive connections after one request each, default HTTP mode (1.4 tunnel: "
+          "haproxide also keeps the server connection): proxy RSS growth per connection"),
+    "k_sc": (["haproxide-1t", "haproxy26-1t"], "server-close", True, 3000,
+             "idle kept-alive connections after one request each, option http-server-close: "
+             "proxy RSS growth per connection"),
+}
+
 
 class Bench:
     def __init__(self, args):
@@ -320,9 +334,12 @@ class Bench:
         }
         return res
 
-    def run_idle(self, t, rnd, n):
-        tag = f"d-{t.name}-r{rnd}"
-        pid, port, proc = self.start_target(t, "default", tag)
+    def run_idle(self, sc_name, t, rnd, n):
+        _targets, variant, request, cap, _desc = IDLE_SCENARIOS[sc_name]
+        if cap is not None:
+            n = min(n, cap)
+        tag = f"{sc_name}-{t.name}-r{rnd}"
+        pid, port, proc = self.start_target(t, variant, tag)
         client = None
         try:
             self.wrk(port, "/1k", [], 1, conns=16)
@@ -330,7 +347,8 @@ class Bench:
             base_fds = fd_count(pid)
             before = rss_kib(pid)
             client = subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), "--idle-client", str(port), str(n)],
+                [sys.executable, os.path.abspath(__file__), "--idle-client", str(port), str(n)]
+                + (["request"] if request else []),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             STARTED.append(client)
             line = client.stdout.readline().strip()
@@ -340,9 +358,12 @@ class Bench:
             end = time.monotonic() + 30
             while fd_count(pid) < base_fds + opened and time.monotonic() < end:
                 time.sleep(0.1)
-            accepted = fd_count(pid) - base_fds
+            # Each connection that had its response is held (with its server connection in
+            # haproxide's tunnel: two fds); idle ones count as the proxy accepts them.
+            accepted = opened if request else fd_count(pid) - base_fds
             time.sleep(0.5)
             after = rss_kib(pid)
+            fds = fd_count(pid) - base_fds
         finally:
             if client is not None:
                 client.stdin.close()
@@ -354,6 +375,7 @@ class Bench:
             "rss_before_kib": before,
             "rss_after_kib": after,
             "idle_conns": accepted,
+            "fds_per_conn": fds / max(accepted, 1),
             "bytes_per_conn": (after - before) * 1024 / max(accepted, 1),
         }
 
@@ -367,7 +389,7 @@ class Bench:
         self.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.blackhole.bind(("127.0.0.1", 0))
         self.blackhole_port = self.blackhole.getsockname()[1]
-        raw = {s: {} for s in list(SCENARIOS) + ["d"]}
+        raw = {s: {} for s in list(SCENARIOS) + list(IDLE_SCENARIOS)}
         rounds = self.args.rounds
         for rnd in range(rounds):
             for sc_name, (targets, *_rest) in SCENARIOS.items():
@@ -383,12 +405,14 @@ class Bench:
                           f"p99 {res['p99_ms']:6.2f} ms  {res['mb_s']:7.1f} MB/s  "
                           f"{res['cpu_us_per_req']:6.2f} us CPU/req  err {res['errors']}",
                           flush=True)
-            if not self.args.only or "d" in self.args.only:
-                order = PROXIES[rnd % 4:] + PROXIES[:rnd % 4]
+            for sc_name, (targets, *_rest) in IDLE_SCENARIOS.items():
+                if self.args.only and sc_name not in self.args.only:
+                    continue
+                order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
                 for name in order:
-                    res = self.run_idle(TARGETS[name], rnd, self.args.idle)
-                    raw["d"].setdefault(name, []).append(res)
-                    print(f"round {rnd + 1}/{rounds} d     {name:13} "
+                    res = self.run_idle(sc_name, TARGETS[name], rnd, self.args.idle)
+                    raw[sc_name].setdefault(name, []).append(res)
+                    print(f"round {rnd + 1}/{rounds} {sc_name:5} {name:13} "
                           f"{res['idle_conns']} idle conns  {res['bytes_per_conn']:7.0f} B/conn",
                           flush=True)
         return raw
@@ -412,6 +436,8 @@ METRICS = {
     "l": ["rps", "p99_ms", "cpu_us_per_req"],
     "e": ["rps", "p99_ms", "cpu_us_per_req"],
     "d": ["bytes_per_conn"],
+    "k": ["bytes_per_conn"],
+    "k_sc": ["bytes_per_conn"],
 }
 UNITS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "mb_s": "MB/s",
          "cpu_us_per_req": "CPU µs/req", "bytes_per_conn": "RSS B/conn"}
@@ -543,11 +569,15 @@ def markdown(result):
         "",
     ]
     names = ["nginx"] + PROXIES
-    for sc in list(SCENARIOS) + ["d"]:
+    for sc in list(SCENARIOS) + list(IDLE_SCENARIOS):
         if sc not in s:
             continue
-        desc = SCENARIOS[sc][4] if sc in SCENARIOS else \
-            f"{result['params']['idle']} idle client connections: proxy RSS growth per connection"
+        if sc in SCENARIOS:
+            desc = SCENARIOS[sc][4]
+        else:
+            _t, _v, _r, cap, what = IDLE_SCENARIOS[sc]
+            n = result["params"]["idle"] if cap is None else min(cap, result["params"]["idle"])
+            desc = f"{n} {what}"
         lines.append(f"**({sc}) {desc}**")
         lines.append("")
         ms = METRICS[sc]
@@ -600,8 +630,9 @@ def update_docs(path, md):
 
 # ---------------------------------------------------------------- helper modes
 
-def idle_client(port, n):
-    """Opens n idle connections, prints `ready <count>`, holds them until stdin closes."""
+def idle_client(port, n, request=False):
+    """Opens n idle connections (after one GET /1k each when `request`), prints
+    `ready <count>`, holds them until stdin closes."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = n + 100
     if soft < want:
@@ -613,6 +644,8 @@ def idle_client(port, n):
     for _ in range(n):
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if request:
+                exchange(s)
         except OSError as e:
             print(f"connect failed after {len(socks)}: {e}", file=sys.stderr)
             break
@@ -621,6 +654,28 @@ def idle_client(port, n):
     sys.stdin.read()
     for s in socks:
         s.close()
+
+
+def exchange(s):
+    """One GET /1k on a kept-alive connection, read to the end of the response body."""
+    s.sendall(b"GET /1k HTTP/1.1\r\nHost: bench\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        d = s.recv(65536)
+        if not d:
+            raise OSError("closed before the response head")
+        got += d
+    head, body = got.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        d = s.recv(65536)
+        if not d:
+            raise OSError("closed in the response body")
+        body += d
 
 
 def udp_sink(port, count_path):
@@ -643,7 +698,7 @@ def udp_sink(port, count_path):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--idle-client":
-        return idle_client(int(sys.argv[2]), int(sys.argv[3]))
+        return idle_client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["request"])
     if len(sys.argv) > 1 and sys.argv[1] == "--udp-sink":
         return udp_sink(int(sys.argv[2]), sys.argv[3])
     ap = argparse.ArgumentParser()
@@ -652,7 +707,7 @@ def main():
     ap.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 3)))
     ap.add_argument("--idle", type=int, default=int(os.environ.get("BENCH_IDLE", 10000)))
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""),
-                    help="comma-separated scenarios (a,a_sc,b,c,d,e,l); default all")
+                    help="comma-separated scenarios (a,a_sc,b,c,d,k,k_sc,e,l); default all")
     ap.add_argument("--out", default="target/bench")
     ap.add_argument("--docs", default=None, help="markdown file whose bench section to update")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
