@@ -2147,7 +2147,7 @@ fn add_forwarded_headers(
             let _ = edit.append_with(|out| {
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b": ");
-                out.extend_from_slice(ip_text(ip).as_bytes());
+                push_ip(out, ip);
             });
         }
     }
@@ -2170,21 +2170,24 @@ fn add_forwarded_headers(
             let _ = edit.append_with(|out| {
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b": ");
-                out.extend_from_slice(ip_text(ip).as_bytes());
+                push_ip(out, ip);
             });
         }
     }
 }
 
-/// An address as 1.4 prints it in headers (IPv4 dotted; IPv4-mapped IPv6 as IPv4).
-fn ip_text(ip: std::net::IpAddr) -> String {
-    match ip {
+/// Appends an address as 1.4 prints it in headers (IPv4 dotted; IPv4-mapped IPv6 as IPv4),
+/// formatted straight into the head being written (no `String` per request).
+fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = match ip {
         std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.to_string(),
+            Some(v4) => write!(out, "{v4}"),
+            None => write!(out, "{v6}"),
         },
-        v4 => v4.to_string(),
-    }
+        v4 => write!(out, "{v4}"),
+    };
 }
 
 /// Request `Connection` header per mode: close announced to the server in every mode but
@@ -2284,6 +2287,18 @@ fn set_close(v: Version, buf: &[u8], idx: &HeadIndex, edit: &mut HeadEdit, annou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_1_4_writes_them_in_headers() {
+        let text = |ip: &str| {
+            let mut out = b"X: ".to_vec();
+            push_ip(&mut out, ip.parse().expect("ip"));
+            String::from_utf8(out).expect("utf8")
+        };
+        assert_eq!(text("192.0.2.7"), "X: 192.0.2.7");
+        assert_eq!(text("::ffff:192.0.2.7"), "X: 192.0.2.7");
+        assert_eq!(text("2001:db8::1"), "X: 2001:db8::1");
+    }
 
     /// The response head after `fix_response_connection`.
     fn fixed(mode: ConnMode, keep: bool, req_v: Version, res: &[u8]) -> String {
