@@ -159,6 +159,44 @@ impl DerefMut for Buf {
     }
 }
 
+/// A per-thread free list for the large pieces a transaction reuses (header tables,
+/// output buffers): owners that let go of one for long (a connection turned into a tunnel)
+/// put it here, and the next transaction on the thread takes it back instead of
+/// allocating. Declare one per type in a `thread_local!`.
+pub struct FreeList<T>(RefCell<Vec<T>>);
+
+impl<T> FreeList<T> {
+    pub const fn new() -> Self {
+        FreeList(RefCell::new(Vec::new()))
+    }
+
+    pub fn take(&self) -> Option<T> {
+        self.0.borrow_mut().pop()
+    }
+
+    /// Keeps `item` unless `keep` items are already waiting (then it is freed).
+    pub fn give(&self, item: T, keep: usize) {
+        let mut list = self.0.borrow_mut();
+        if list.len() < keep {
+            list.push(item);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Default for FreeList<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Number of free buffers in this thread's pool (for stats and tests).
 pub fn pooled() -> usize {
     POOL.with(|p| p.borrow().len())
@@ -203,6 +241,19 @@ mod tests {
         assert!(b.space().is_empty());
         drop(b);
         assert_eq!(pooled(), before + 1);
+    }
+
+    #[test]
+    fn a_free_list_keeps_at_most_its_limit() {
+        let l: FreeList<Vec<u8>> = FreeList::new();
+        assert!(l.take().is_none());
+        for i in 0..3u8 {
+            l.give(vec![i], 2);
+        }
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.take(), Some(vec![1]));
+        assert_eq!(l.take(), Some(vec![0]));
+        assert!(l.is_empty());
     }
 
     #[test]

@@ -48,6 +48,14 @@ pub enum EditError {
     NoSuchLine,
 }
 
+/// Op tables let go of by [`HeadEdit::release`], at most this many per thread.
+const FREE_TABLES_KEPT: usize = 256;
+
+thread_local! {
+    static OP_TABLES: crate::buffer::FreeList<Box<[LineOp]>> =
+        const { crate::buffer::FreeList::new() };
+}
+
 /// The edits pending on one head. Reused across messages ([`HeadEdit::reset`]).
 ///
 /// Line ids: `0..original` are the header lines of the parsed head in order, later ids are
@@ -87,23 +95,28 @@ impl HeadEdit {
     }
 
     fn op_table() -> Box<[LineOp]> {
-        vec![LineOp::Keep; MAX_LINES].into_boxed_slice()
+        OP_TABLES
+            .with(|l| l.take())
+            .unwrap_or_else(|| vec![LineOp::Keep; MAX_LINES].into_boxed_slice())
     }
 
-    /// Forgets the edits and frees the tables and buffers, for an owner that will hold this
-    /// for long without editing (a connection turned into a tunnel); `reset` allocates
-    /// them again.
+    /// Forgets the edits and lets go of the op table (to this thread's free list), for an
+    /// owner that will hold this for long without editing (a connection turned into a
+    /// tunnel); `reset` takes a table again. The text buffers are kept: they hold only
+    /// what edits added, usually nothing.
     pub fn release(&mut self) {
-        *self = HeadEdit {
-            ops: Box::default(),
-            len: 0,
-            original: 0,
-            live: 0,
-            start_line: None,
-            edited: false,
-            scratch: Vec::new(),
-            spare: Vec::new(),
-        };
+        self.len = 0;
+        self.original = 0;
+        self.live = 0;
+        self.start_line = None;
+        self.edited = false;
+        self.scratch.clear();
+        self.spare.clear();
+        let table = std::mem::take(&mut self.ops);
+        if !table.is_empty() {
+            // try_with: during thread teardown the list may be gone; the table is then freed.
+            let _ = OP_TABLES.try_with(|l| l.give(table, FREE_TABLES_KEPT));
+        }
     }
 
     /// Starts editing the head described by `idx` (no edits yet). Keeps buffer capacity.
@@ -449,7 +462,7 @@ impl HeadEdit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http1::head::{Parse, ParseOptions};
+    use crate::http1::head::{free_line_tables, Parse, ParseOptions};
 
     fn parsed(src: &[u8]) -> HeadIndex {
         let mut idx = HeadIndex::new();
@@ -590,6 +603,36 @@ mod tests {
             Parse::Complete
         );
         assert_eq!(again.headers().len(), MAX_HEADERS);
+    }
+
+    #[test]
+    fn released_index_and_edit_work_again_with_tables_from_the_free_list() {
+        let mut idx = parsed(REQ);
+        let mut ed = HeadEdit::new();
+        ed.reset(&idx);
+        ed.append(b"X: 1").unwrap();
+        idx.release();
+        ed.release();
+        assert!(idx.headers().is_empty());
+        let (lines, ops) = (free_line_tables(), OP_TABLES.with(|l| l.len()));
+        assert!(
+            lines >= 1 && ops >= 1,
+            "tables not given back: {lines} {ops}"
+        );
+        // Parsing and editing again take the tables back and behave as new.
+        assert_eq!(
+            idx.parse_request(REQ, &ParseOptions::default()),
+            Parse::Complete
+        );
+        assert_eq!(free_line_tables(), lines - 1);
+        ed.reset(&idx);
+        assert_eq!(OP_TABLES.with(|l| l.len()), ops - 1);
+        assert!(ed.is_unedited());
+        ed.append(b"Y: 2").unwrap();
+        assert_eq!(
+            written(&ed, REQ, &idx),
+            b"GET /a HTTP/1.1\r\nhOsT:  x  \r\nConnection: Keep-Alive, TE\nAccept: */*\r\nY: 2\r\n\r\n"
+        );
     }
 
     #[test]

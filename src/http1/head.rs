@@ -356,9 +356,23 @@ impl Default for ParseOptions {
     }
 }
 
+/// Line tables let go of by [`HeadIndex::release`], at most this many per thread.
+const FREE_TABLES_KEPT: usize = 256;
+
+thread_local! {
+    static LINE_TABLES: crate::buffer::FreeList<Box<[HeaderLine]>> =
+        const { crate::buffer::FreeList::new() };
+}
+
+/// Line tables waiting in this thread's free list (for tests).
+#[cfg(test)]
+pub(crate) fn free_line_tables() -> usize {
+    LINE_TABLES.with(|l| l.len())
+}
+
 /// The index of one parsed head, owned by the caller and reused across messages
-/// ([`HeadIndex::clear`]). Its line table (2.4 KB) is allocated once, when it is made, and
-/// again only after [`HeadIndex::release`].
+/// ([`HeadIndex::clear`]). Its line table (2.4 KB) is allocated when it is made; after
+/// [`HeadIndex::release`] the next parse takes one from the thread's free list.
 ///
 /// While a head is incomplete, keep calling the parse function with the same growing buffer;
 /// the index remembers how far it has looked so that data arriving without a new line ending
@@ -419,15 +433,21 @@ impl HeadIndex {
     }
 
     fn line_table() -> Box<[HeaderLine]> {
-        vec![HeaderLine::default(); MAX_HEADERS].into_boxed_slice()
+        LINE_TABLES
+            .with(|l| l.take())
+            .unwrap_or_else(|| vec![HeaderLine::default(); MAX_HEADERS].into_boxed_slice())
     }
 
-    /// Forgets the message and frees the line table, for an owner that will hold the index
-    /// for long without parsing (a connection turned into a tunnel). The next parse
-    /// allocates the table again.
+    /// Forgets the message and lets go of the line table (to this thread's free list), for
+    /// an owner that will hold the index for long without parsing (a connection turned
+    /// into a tunnel). The next parse takes a table again.
     pub fn release(&mut self) {
         self.clear();
-        self.headers = Box::default();
+        let table = std::mem::take(&mut self.headers);
+        if !table.is_empty() {
+            // try_with: during thread teardown the list may be gone; the table is then freed.
+            let _ = LINE_TABLES.try_with(|l| l.give(table, FREE_TABLES_KEPT));
+        }
     }
 
     /// Forgets the previous message. Call before parsing a new head.
