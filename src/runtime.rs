@@ -82,6 +82,9 @@ pub struct Runtime {
     pub streams: crate::proxy::registry::Registry,
     /// Invalid messages captured so far (1.4 `error_snapshot_id`, `show errors`).
     pub error_events: AtomicU32,
+    /// The global section's `log` targets, for process messages that concern no proxy
+    /// (1.4 `send_log(NULL, ...)`).
+    pub global_logger: Arc<crate::log::Logger>,
 }
 
 /// A live frontend, backend or listen section.
@@ -432,6 +435,10 @@ impl Runtime {
             }
         }
         let control = crate::process::control::Control::new(&config.proxies);
+        let global_logger = Arc::new(build_logger(
+            config.global.logs.iter().map(|l| &l.node),
+            &ident,
+        ));
         Ok(Runtime {
             control,
             config,
@@ -446,6 +453,7 @@ impl Runtime {
             debug: false,
             streams: crate::proxy::registry::Registry::new(),
             error_events: AtomicU32::new(0),
+            global_logger,
         })
     }
 

@@ -997,3 +997,90 @@ fn make_install_and_the_haproxy_symlink() {
     assert_eq!(code, 0, "{out}");
     assert!(!alive(pid));
 }
+
+/// Datagrams received on `rx` until `want` has arrived or `limit` passed.
+fn datagrams_until(rx: &std::net::UdpSocket, want: &str, limit: Duration) -> Vec<String> {
+    let mut got = Vec::new();
+    let end = Instant::now() + limit;
+    let mut buf = [0u8; 2048];
+    while Instant::now() < end && !got.iter().any(|l: &String| l.contains(want)) {
+        if let Ok(n) = rx.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    got
+}
+
+/// The process messages 1.4 sends with `send_log` reach the proxy's syslog targets too, with
+/// their level: SIGHUP's dump at `notice` (PRI 133 for local0) with a header per proxy that
+/// stderr does not show, pause and resume and the soft stop at `warning` (PRI 132).
+#[test]
+fn signal_messages_are_sent_to_syslog() {
+    let be = Backend::start();
+    let sc = Scratch::new();
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("syslog receiver");
+    rx.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let udp = rx.local_addr().expect("addr").port();
+    let port = free_port();
+    let addr = local(port);
+    let cfg = sc.write(
+        "h.cfg",
+        &tcp_config(
+            port,
+            be.addr,
+            &format!("    log 127.0.0.1:{udp} local0"),
+            "    log global",
+        ),
+    );
+    let mut p = Foreground::start(&["-db", "-f", s(&cfg)]);
+    wait_serving(addr);
+    let msg = |l: &String| {
+        l.split_once("]: ")
+            .map(|(head, m)| (head.to_string(), m.to_string()))
+    };
+    let has = |got: &[String], pri: &str, text: &str| {
+        got.iter()
+            .filter_map(msg)
+            .any(|(head, m)| head.starts_with(pri) && m.starts_with(text))
+    };
+
+    signal(p.pid(), Signal::SIGHUP);
+    let got = datagrams_until(&rx, "SIGHUP: Proxy x has 1 active servers", 5 * SEC);
+    assert!(
+        has(
+            &got,
+            "<133>",
+            "SIGHUP received, dumping servers states for proxy x."
+        ),
+        "{got:?}"
+    );
+    assert!(
+        has(&got, "<133>", "SIGHUP: Server x/s1 is UP. Conn: "),
+        "{got:?}"
+    );
+    assert!(
+        has(
+            &got,
+            "<133>",
+            "SIGHUP: Proxy x has 1 active servers and 0 backup servers available."
+        ),
+        "{got:?}"
+    );
+    // The per-proxy header goes to syslog only; stderr has the process-wide one.
+    assert!(!p.stderr().contains("dumping servers states for proxy"));
+
+    signal(p.pid(), Signal::SIGTTOU);
+    let got = datagrams_until(&rx, "Pausing proxy x.", 5 * SEC);
+    assert!(has(&got, "<132>", "Pausing proxy x."), "{got:?}");
+    signal(p.pid(), Signal::SIGTTIN);
+    let got = datagrams_until(&rx, "Enabling proxy x.", 5 * SEC);
+    assert!(has(&got, "<132>", "Enabling proxy x."), "{got:?}");
+    assert!(wait_until(5 * SEC, || request(addr, 0, "back").is_ok()));
+
+    signal(p.pid(), Signal::SIGUSR1);
+    let got = datagrams_until(&rx, "Proxy x stopped", 5 * SEC);
+    assert!(has(&got, "<132>", "Stopping proxy x in 0 ms."), "{got:?}");
+    assert!(has(&got, "<132>", "Proxy x stopped (FE: "), "{got:?}");
+    assert_eq!(p.wait_exit(5 * SEC), Some(0));
+}

@@ -282,10 +282,14 @@ impl Control {
 }
 
 /// Messages that 1.4 sends both to stderr (`Warning()`) and to the proxy's syslog targets.
-fn warn_and_log(_rt: &Runtime, _px: Option<usize>, text: &str) {
+fn warn_and_log(rt: &Runtime, px: Option<usize>, text: &str) {
+    // The proxy's targets, or the global ones for a message about no proxy (1.4
+    // `send_log(NULL, ...)` after its loop over the proxies).
+    let logger = px
+        .and_then(|i| rt.proxies.get(i))
+        .map_or(&rt.global_logger, |p| &p.logger);
     cli::warning(text);
-    // TODO(#6): also send to the proxy's (or global) syslog targets at LOG_WARNING once the
-    // runtime carries the `log` module's loggers.
+    logger.send_str(log::Level::Warning, text);
 }
 
 /// Soft stop (SIGUSR1, 1.4 `soft_stop`): every proxy not yet stopped announces
@@ -392,10 +396,10 @@ pub fn hard_stop(rt: &Runtime) -> ! {
 }
 
 /// SIGHUP's server state dump (1.4 `sig_dump_state`): one line per server and a summary per
-/// proxy. Returns the lines; [`on_sighup`] prints them.
-pub fn dump_state(rt: &Runtime) -> Vec<String> {
+/// proxy. Returns the lines with the index of their proxy; [`on_sighup`] prints and logs them.
+pub fn dump_state(rt: &Runtime) -> Vec<(usize, String)> {
     let mut out = Vec::new();
-    for px in &rt.proxies {
+    for (i, px) in rt.proxies.iter().enumerate() {
         let name = px.name();
         let mut sum = log::ProxySummary {
             has_servers: !px.servers.is_empty(),
@@ -410,13 +414,16 @@ pub fn dump_state(rt: &Runtime) -> Vec<String> {
         for s in &px.servers {
             let pend = s.nbpend.load(Relaxed);
             sum.total_pending += pend;
-            out.push(log::sighup_server_msg(
-                name,
-                &s.cfg.name,
-                s.up.load(Relaxed) && !s.maint.load(Relaxed),
-                s.cur_sess.load(Relaxed),
-                pend,
-                s.counters.stot.load(Relaxed),
+            out.push((
+                i,
+                log::sighup_server_msg(
+                    name,
+                    &s.cfg.name,
+                    s.up.load(Relaxed) && !s.maint.load(Relaxed),
+                    s.cur_sess.load(Relaxed),
+                    pend,
+                    s.counters.stot.load(Relaxed),
+                ),
             ));
             if s.is_usable() {
                 if s.cfg.backup {
@@ -426,19 +433,28 @@ pub fn dump_state(rt: &Runtime) -> Vec<String> {
                 }
             }
         }
-        out.push(log::sighup_proxy_summary_msg(name, &sum));
+        out.push((i, log::sighup_proxy_summary_msg(name, &sum)));
     }
     out
 }
 
-/// Prints SIGHUP's dump as 1.4 does: a header, then each line as a warning.
+/// SIGHUP's dump as 1.4 prints and logs it: a header on stderr, then for each proxy a
+/// header sent to its syslog targets (not printed), and each of its lines both printed as a
+/// warning and sent, all at `notice`.
 pub fn on_sighup(rt: &Runtime) {
     cli::warning(log::SIGHUP_STDERR_MSG);
-    // TODO(#6): 1.4 also sends `SIGHUP received, dumping servers states for proxy <name>.`
-    // (`log::sighup_proxy_header_msg`) and every line below to each proxy's syslog targets
-    // (LOG_NOTICE), once the runtime carries the loggers.
-    for line in dump_state(rt) {
+    let mut last = None;
+    for (i, line) in dump_state(rt) {
+        let logger = &rt.proxies[i].logger;
+        if last != Some(i) {
+            last = Some(i);
+            logger.send_str(
+                log::Level::Notice,
+                &log::sighup_proxy_header_msg(rt.proxies[i].name()),
+            );
+        }
         cli::warning(&line);
+        logger.send_str(log::Level::Notice, &line);
     }
 }
 
