@@ -1084,3 +1084,59 @@ fn signal_messages_are_sent_to_syslog() {
     assert!(has(&got, "<132>", "Proxy x stopped (FE: "), "{got:?}");
     assert_eq!(p.wait_exit(5 * SEC), Some(0));
 }
+
+/// A running process prints its own events on stderr in the foreground, as 1.4's
+/// `Warning()` and `Alert()` do: here a server found DOWN by its check, and the backend
+/// left with no server. `-q` silences them.
+#[test]
+fn server_state_changes_print_on_stderr_unless_quiet() {
+    let sc = Scratch::new();
+    let dead = free_port();
+    let cfg = |port: u16| {
+        format!(
+            "global\n    maxconn 50\nlisten x\n    bind 127.0.0.1:{port}\n    mode tcp\n\
+             \x20   timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             \x20   server s1 127.0.0.1:{dead} check inter 100 fall 1 rise 1\n"
+        )
+    };
+    let loud = sc.write("loud.cfg", &cfg(free_port()));
+    let mut p = Foreground::start(&["-db", "-f", s(&loud)]);
+    assert!(
+        p.wait_stderr(
+            "Server x/s1 is DOWN, reason: Layer4 connection problem",
+            5 * SEC
+        ),
+        "{}",
+        p.stderr()
+    );
+    assert!(
+        p.wait_stderr("[ALERT] ", 5 * SEC) && p.stderr().contains("has no server available!"),
+        "{}",
+        p.stderr()
+    );
+    signal(p.pid(), Signal::SIGUSR1);
+    assert_eq!(p.wait_exit(5 * SEC), Some(0));
+
+    // Quiet: the same event, seen on syslog, leaves stderr empty of it.
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("syslog receiver");
+    rx.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let udp = rx.local_addr().expect("addr").port();
+    let quiet = sc.write(
+        "quiet.cfg",
+        &cfg(free_port()).replace(
+            "    mode tcp\n",
+            &format!("    mode tcp\n    log 127.0.0.1:{udp} local0\n"),
+        ),
+    );
+    let mut q = Foreground::start(&["-db", "-q", "-f", s(&quiet)]);
+    let got = datagrams_until(&rx, "Server x/s1 is DOWN", 5 * SEC);
+    assert!(
+        got.iter().any(|l| l.contains("Server x/s1 is DOWN")),
+        "{got:?}"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!q.stderr().contains("is DOWN"), "{}", q.stderr());
+    signal(q.pid(), Signal::SIGUSR1);
+    assert_eq!(q.wait_exit(5 * SEC), Some(0));
+}

@@ -226,6 +226,12 @@ fn serve(config: Config, args: &Args) -> i32 {
     for w in &mode_warnings {
         warn(w);
     }
+    // Messages of the running process (server state changes, `no server available` alerts)
+    // reach stderr through the `log` crate, as 1.4's Warning()/Alert(): not in quiet mode,
+    // unless RUST_LOG asks for them.
+    if modes.shows_warnings() || std::env::var_os("RUST_LOG").is_some() {
+        crate::log::init_stderr_logging(modes.debug);
+    }
     let global = global_settings(&config, args);
     let workers = worker_count();
     if modes.nbproc > 1 {
