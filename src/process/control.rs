@@ -11,7 +11,6 @@
 //! process that replaces us (`reload.rs`). A small thread ([`spawn_timer`]) stops each proxy
 //! when its `grace` ends.
 
-use crate::cli;
 use crate::listener::Listener;
 use crate::log;
 use crate::process::pidfile::Pidfile;
@@ -288,8 +287,7 @@ fn warn_and_log(rt: &Runtime, px: Option<usize>, text: &str) {
     let logger = px
         .and_then(|i| rt.proxies.get(i))
         .map_or(&rt.global_logger, |p| &p.logger);
-    cli::warning(text);
-    logger.send_str(log::Level::Warning, text);
+    log::send_and_warn(logger, log::Level::Warning, text);
 }
 
 /// Soft stop (SIGUSR1, 1.4 `soft_stop`): every proxy not yet stopped announces
@@ -442,7 +440,7 @@ pub fn dump_state(rt: &Runtime) -> Vec<(usize, String)> {
 /// header sent to its syslog targets (not printed), and each of its lines both printed as a
 /// warning and sent, all at `notice`.
 pub fn on_sighup(rt: &Runtime) {
-    cli::warning(log::SIGHUP_STDERR_MSG);
+    log::stderr_warning(log::SIGHUP_STDERR_MSG);
     let mut last = None;
     for (i, line) in dump_state(rt) {
         let logger = &rt.proxies[i].logger;
@@ -453,8 +451,7 @@ pub fn on_sighup(rt: &Runtime) {
                 &log::sighup_proxy_header_msg(rt.proxies[i].name()),
             );
         }
-        cli::warning(&line);
-        logger.send_str(log::Level::Notice, &line);
+        log::send_and_warn(logger, log::Level::Notice, &line);
     }
 }
 
