@@ -69,8 +69,10 @@ pub struct Runtime {
     pub cum_conn: AtomicU64,
     pub started: Instant,
     pub started_at: SystemTime,
-    /// Set on soft stop (SIGUSR1): stop accepting, finish what is in flight.
+    /// Set on soft stop (SIGUSR1): stop accepting, finish what is in flight. Set it with
+    /// [`Runtime::begin_stopping`], which also wakes [`Runtime::until_stopping`].
     pub stopping: AtomicBool,
+    stop_wake: tokio::sync::Notify,
     /// Wakes accept loops waiting for a free connection slot or a state change.
     pub conn_released: tokio::sync::Notify,
     /// Soft stop, pause/resume and listener handover (`process::control`).
@@ -449,12 +451,37 @@ impl Runtime {
             started: Instant::now(),
             started_at: SystemTime::now(),
             stopping: AtomicBool::new(false),
+            stop_wake: tokio::sync::Notify::new(),
             conn_released: tokio::sync::Notify::new(),
             debug: false,
             streams: crate::proxy::registry::Registry::new(),
             error_events: AtomicU32::new(0),
             global_logger,
         })
+    }
+
+    /// Marks the process as stopping; returns whether it already was. Wakes every task
+    /// waiting in [`Runtime::until_stopping`].
+    pub fn begin_stopping(&self) -> bool {
+        let was = self
+            .stopping
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop_wake.notify_waiters();
+        was
+    }
+
+    /// Resolves once the process is stopping (at once if it already is).
+    pub async fn until_stopping(&self) {
+        loop {
+            let woken = self.stop_wake.notified();
+            tokio::pin!(woken);
+            // Registered before the flag is read: a stop between the two still wakes us.
+            woken.as_mut().enable();
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            woken.await;
+        }
     }
 
     pub fn proxy_by_name(&self, name: &str) -> Option<&Proxy> {
@@ -499,6 +526,37 @@ pub fn build_logger<'a>(
 mod tests {
     use super::*;
     use parser::span::Spanned;
+
+    #[test]
+    fn until_stopping_wakes_on_a_stop_and_returns_at_once_after_it() {
+        let rt = Arc::new(
+            crate::proxy::fuzz::runtime_from_text(
+                "frontend f\n bind 127.0.0.1:18998\n mode http\n",
+            )
+            .expect("config"),
+        );
+        let tokio_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        tokio_rt.block_on(async {
+            let waiter = tokio::spawn({
+                let rt = rt.clone();
+                async move { rt.until_stopping().await }
+            });
+            tokio::task::yield_now().await;
+            assert!(!waiter.is_finished());
+            assert!(!rt.begin_stopping(), "not stopping before");
+            tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+                .await
+                .expect("woken by the stop")
+                .expect("task");
+            assert!(rt.begin_stopping(), "already stopping");
+            tokio::time::timeout(std::time::Duration::from_secs(5), rt.until_stopping())
+                .await
+                .expect("returns at once");
+        });
+    }
 
     #[test]
     fn error_messages_later_lines_win_and_errorloc_bytes() {

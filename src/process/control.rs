@@ -295,7 +295,7 @@ fn warn_and_log(rt: &Runtime, px: Option<usize>, text: &str) {
 /// process exits once every stream has ended. A second call does nothing, as 1.4 ignores
 /// further SIGUSR1s.
 pub fn soft_stop(rt: &Runtime) {
-    if rt.stopping.swap(true, SeqCst) {
+    if rt.begin_stopping() {
         return;
     }
     let now = Instant::now();

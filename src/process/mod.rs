@@ -459,8 +459,7 @@ fn serve(config: Config, args: &Args) -> i32 {
     for h in handles {
         let _ = h.join();
     }
-    rt.stopping
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    rt.begin_stopping();
     let _ = control.join();
     rt.control.remove_pidfile();
     0
@@ -527,9 +526,7 @@ fn start_checks(
                 if let Some(l) = stats_socket {
                     tokio::spawn(crate::stats::socket::serve(rt.clone(), l));
                 }
-                while !rt.stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
+                rt.until_stopping().await;
                 checks.shutdown().await;
             });
         })
