@@ -11,7 +11,6 @@
 mod common;
 
 use common::*;
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -20,16 +19,6 @@ const MAX_BYTES_PER_CONN: usize = 12_000;
 
 fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// A connection after one complete exchange, left open.
-fn kept_alive(addr: SocketAddr) -> TcpStream {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        .expect("write");
-    let r = read_response(&mut s, false).expect("response");
-    assert_eq!(r.status, 200);
-    s
 }
 
 fn rss_kib(pid: i32) -> usize {

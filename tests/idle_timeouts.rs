@@ -15,16 +15,6 @@ fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// A kept-alive connection after one exchange on `port`.
-fn kept_alive(port: u16) -> TcpStream {
-    let mut s = TcpStream::connect(local(port)).expect("connect");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        .expect("write");
-    let r = read_response(&mut s, false).expect("response");
-    assert_eq!(r.status, 200);
-    s
-}
-
 fn frontend(name: &str, port: u16, keep_alive_ms: u64, origin: SocketAddr) -> String {
     format!(
         "listen {name}\n    bind 127.0.0.1:{port}\n    option http-server-close\n\
@@ -57,9 +47,9 @@ fn idle_connections_end_at_their_own_deadlines() {
     );
 
     // Longer deadlines first, then the short one: it must still fire on time.
-    let mut long_conn = kept_alive(long);
+    let mut long_conn = kept_alive(local(long));
     let mut quiet = TcpStream::connect(local(silent)).expect("connect");
-    let mut short_conn = kept_alive(short);
+    let mut short_conn = kept_alive(local(short));
 
     let t0 = Instant::now();
     let (bytes, closed) = read_all(&mut short_conn, Duration::from_secs(5));

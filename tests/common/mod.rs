@@ -235,6 +235,16 @@ pub fn start_origins(names: &[&str]) -> Origins {
     }
 }
 
+/// A connection to `addr` after one complete `GET /` exchange (status 200), left open.
+pub fn kept_alive(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("write");
+    let r = read_response(&mut s, false).expect("response");
+    assert_eq!(r.status, 200);
+    s
+}
+
 /// A parsed HTTP response with its exact bytes.
 #[derive(Debug, Clone)]
 pub struct Response {
