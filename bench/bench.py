@@ -515,11 +515,29 @@ def targets(s, r):
             add(f"(e) CPU/req cost e÷a_sc, haproxide's over HAProxy's, {t}", hx / hp, 1.0, True)
     add("(l) httplog: haproxide req/s with logging ÷ without (issue #7)",
         r.get("l_over_a_sc.rps.haproxide-1t"), 0.95, False)
+    add("(l) logging one request, measured alone, ÷ haproxide-1t's CPU/req in (a_sc) (issue #7)",
+        r.get("log_cost_share_of_a_sc.haproxide-1t"), 0.05, True)
     hx = r.get("l_over_a_sc.cpu_us_per_req.haproxide-1t")
     hp = r.get("l_over_a_sc.cpu_us_per_req.haproxy26-1t")
     if hx is not None and hp is not None:
         add("(l) CPU/req cost l÷a_sc, haproxide's over HAProxy's, 1t", hx / hp, 1.0, True)
     return rows
+
+
+def measure_log_cost(binary):
+    """Runs bench/log_cost.rs (median of three runs): CPU µs one request's log line costs."""
+    if not binary or not os.access(binary, os.X_OK):
+        return None
+    runs = []
+    for _ in range(3):
+        out = subprocess.run([binary], capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            print(f"log_cost failed: {out.stderr.strip()}")
+            return None
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    vals = sorted(x["cpu_us_per_line"] for x in runs)
+    return {"cpu_us_per_line": statistics.median(vals), "runs": vals,
+            "lines_per_run": runs[0]["lines"]}
 
 
 def fmt(v, m):
@@ -601,13 +619,30 @@ def markdown(result):
             lines.append("")
             lines.append("haproxide ÷ HAProxy 2.6: " + ", ".join(rr))
         lines.append("")
+    lc = result.get("log_cost")
+    if lc:
+        share = r.get("log_cost_share_of_a_sc.haproxide-1t")
+        lines.append("**Logging one request, measured alone** (`bench/log_cost.rs`: httplog "
+                     "line and datagram to a UDP socket that never reads, one thread, "
+                     f"{lc['lines_per_run']:,} lines, median of three runs)")
+        lines.append("")
+        lines.append(f"{lc['cpu_us_per_line']:.2f} µs CPU per line "
+                     f"({', '.join(f'{v:.2f}' for v in lc['runs'])})"
+                     + (f" = {share * 100:.1f} % of haproxide-1t's CPU per request in (a_sc)"
+                        if share is not None else ""))
+        lines.append("")
     lines.append("**Targets (issue #10)**")
     lines.append("")
     lines.append("| target | ratio | goal | met |")
     lines.append("|---|---|---|---|")
     for t in result["targets"]:
         op = "≤" if t["le"] else "≥"
-        lines.append(f"| {t['target']} | {t['value']:.2f}× | {op} {t['goal']}× | "
+        # Shares (goal under 1/2) read better as percentages than as ratios.
+        if t["goal"] < 0.5:
+            value, goal = f"{t['value'] * 100:.1f} %", f"{t['goal'] * 100:g} %"
+        else:
+            value, goal = f"{t['value']:.2f}×", f"{t['goal']}×"
+        lines.append(f"| {t['target']} | {value} | {op} {goal} | "
                      f"{'yes' if t['met'] else '**no**'} |")
     return "\n".join(lines) + "\n"
 
@@ -711,6 +746,8 @@ def main():
     ap.add_argument("--out", default="target/bench")
     ap.add_argument("--docs", default=None, help="markdown file whose bench section to update")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--log-cost", default=None,
+                    help="bench/log_cost.rs binary: CPU cost of logging one request, alone")
     args = ap.parse_args()
     args.only = [x for x in args.only.split(",") if x]
     if args.idle > GLOBAL_MAXCONN - 100:
@@ -735,14 +772,21 @@ def main():
         if args.keep:
             print(f"kept {b.tmp}")
         b.cleanup()
+    log_cost = measure_log_cost(args.log_cost)
     s = summarise(raw)
     r = ratios(s)
+    if log_cost is not None:
+        base = med(s, "a_sc", "haproxide-1t", "cpu_us_per_req")
+        v = ratio(log_cost["cpu_us_per_line"], base)
+        if v is not None:
+            r["log_cost_share_of_a_sc.haproxide-1t"] = v
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "params": {"rounds": args.rounds, "duration": args.duration, "idle": args.idle,
                    "connections": 64, "bin": args.bin},
         "log_datagrams_received": log_lines,
+        "log_cost": log_cost,
         "elapsed_s": round(time.monotonic() - t0, 1),
         "raw": raw,
         "summary": s,

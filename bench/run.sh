@@ -12,5 +12,8 @@ BIN=${1:-target/release/haproxide}
 bash scripts/install-deps.sh haproxy wrk nginx-light python3
 # 10,000 idle client connections plus the proxies' own sockets.
 ulimit -n "$(ulimit -Hn)"
+# The logging cost helper (bench/log_cost.rs), built beside the binary.
+cargo build --release --quiet --example log_cost
 DOCS=${BENCH_DOCS-docs/performance.md}
-exec python3 bench/bench.py "$BIN" --out target/bench ${DOCS:+--docs "$DOCS"}
+exec python3 bench/bench.py "$BIN" --out target/bench ${DOCS:+--docs "$DOCS"} \
+    --log-cost target/release/examples/log_cost
