@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
+use std::thread::LocalKey;
 
 /// Default `tune.bufsize`.
 pub const DEFAULT_BUFSIZE: usize = 16384;
@@ -162,38 +163,51 @@ impl DerefMut for Buf {
 /// A per-thread free list for the large pieces a transaction reuses (header tables,
 /// output buffers): owners that let go of one for long (a connection turned into a tunnel)
 /// put it here, and the next transaction on the thread takes it back instead of
-/// allocating. Declare one per type in a `thread_local!`.
-pub struct FreeList<T>(RefCell<Vec<T>>);
+/// allocating. Declare one per type in a `thread_local!` and use it through
+/// [`FreeList::take_local`] and [`FreeList::give_local`].
+pub struct FreeList<T> {
+    items: RefCell<Vec<T>>,
+    /// Items kept at most; more are freed.
+    keep: usize,
+}
 
-impl<T> FreeList<T> {
-    pub const fn new() -> Self {
-        FreeList(RefCell::new(Vec::new()))
-    }
-
-    pub fn take(&self) -> Option<T> {
-        self.0.borrow_mut().pop()
-    }
-
-    /// Keeps `item` unless `keep` items are already waiting (then it is freed).
-    pub fn give(&self, item: T, keep: usize) {
-        let mut list = self.0.borrow_mut();
-        if list.len() < keep {
-            list.push(item);
+impl<T: 'static> FreeList<T> {
+    pub const fn new(keep: usize) -> Self {
+        FreeList {
+            items: RefCell::new(Vec::new()),
+            keep,
         }
     }
 
+    pub fn take(&self) -> Option<T> {
+        self.items.borrow_mut().pop()
+    }
+
+    /// Keeps `item` unless the list is full (then it is freed).
+    pub fn give(&self, item: T) {
+        let mut items = self.items.borrow_mut();
+        if items.len() < self.keep {
+            items.push(item);
+        }
+    }
+
+    /// Takes an item from this thread's `list`, if one waits.
+    pub fn take_local(list: &'static LocalKey<FreeList<T>>) -> Option<T> {
+        list.with(FreeList::take)
+    }
+
+    /// Gives `item` to this thread's `list`. During thread teardown the list may be gone;
+    /// the item is then freed.
+    pub fn give_local(list: &'static LocalKey<FreeList<T>>, item: T) {
+        let _ = list.try_with(|l| l.give(item));
+    }
+
     pub fn len(&self) -> usize {
-        self.0.borrow().len()
+        self.items.borrow().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl<T> Default for FreeList<T> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -245,10 +259,10 @@ mod tests {
 
     #[test]
     fn a_free_list_keeps_at_most_its_limit() {
-        let l: FreeList<Vec<u8>> = FreeList::new();
+        let l: FreeList<Vec<u8>> = FreeList::new(2);
         assert!(l.take().is_none());
         for i in 0..3u8 {
-            l.give(vec![i], 2);
+            l.give(vec![i]);
         }
         assert_eq!(l.len(), 2);
         assert_eq!(l.take(), Some(vec![1]));

@@ -21,6 +21,7 @@
 
 use super::head::{HeadIndex, Span, MAX_HEADERS};
 use super::tokens::{split_header_line, token_eq, value_offset, ElementSpans};
+use crate::buffer::FreeList;
 
 /// Line slots: every original header line plus as many added ones. Live lines never exceed
 /// [`MAX_HEADERS`]; slots of deleted lines are not reused, hence the double capacity.
@@ -48,12 +49,9 @@ pub enum EditError {
     NoSuchLine,
 }
 
-/// Op tables let go of by [`HeadEdit::release`], at most this many per thread.
-const FREE_TABLES_KEPT: usize = 256;
-
 thread_local! {
-    static OP_TABLES: crate::buffer::FreeList<Box<[LineOp]>> =
-        const { crate::buffer::FreeList::new() };
+    /// Op tables let go of by [`HeadEdit::release`].
+    static OP_TABLES: FreeList<Box<[LineOp]>> = const { FreeList::new(256) };
 }
 
 /// The edits pending on one head. Reused across messages ([`HeadEdit::reset`]).
@@ -95,8 +93,7 @@ impl HeadEdit {
     }
 
     fn op_table() -> Box<[LineOp]> {
-        OP_TABLES
-            .with(|l| l.take())
+        FreeList::take_local(&OP_TABLES)
             .unwrap_or_else(|| vec![LineOp::Keep; MAX_LINES].into_boxed_slice())
     }
 
@@ -114,8 +111,7 @@ impl HeadEdit {
         self.spare.clear();
         let table = std::mem::take(&mut self.ops);
         if !table.is_empty() {
-            // try_with: during thread teardown the list may be gone; the table is then freed.
-            let _ = OP_TABLES.try_with(|l| l.give(table, FREE_TABLES_KEPT));
+            FreeList::give_local(&OP_TABLES, table);
         }
     }
 

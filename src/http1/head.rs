@@ -22,6 +22,7 @@
 //!   rejects a space before the colon, obs-fold, bare CR and NUL, which 1.4 let through.
 
 use super::tokens::{comma_values, parse_content_length, token_eq, trim_lws};
+use crate::buffer::FreeList;
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
@@ -356,12 +357,9 @@ impl Default for ParseOptions {
     }
 }
 
-/// Line tables let go of by [`HeadIndex::release`], at most this many per thread.
-const FREE_TABLES_KEPT: usize = 256;
-
 thread_local! {
-    static LINE_TABLES: crate::buffer::FreeList<Box<[HeaderLine]>> =
-        const { crate::buffer::FreeList::new() };
+    /// Line tables let go of by [`HeadIndex::release`].
+    static LINE_TABLES: FreeList<Box<[HeaderLine]>> = const { FreeList::new(256) };
 }
 
 /// Line tables waiting in this thread's free list (for tests).
@@ -433,8 +431,7 @@ impl HeadIndex {
     }
 
     fn line_table() -> Box<[HeaderLine]> {
-        LINE_TABLES
-            .with(|l| l.take())
+        FreeList::take_local(&LINE_TABLES)
             .unwrap_or_else(|| vec![HeaderLine::default(); MAX_HEADERS].into_boxed_slice())
     }
 
@@ -445,8 +442,7 @@ impl HeadIndex {
         self.clear();
         let table = std::mem::take(&mut self.headers);
         if !table.is_empty() {
-            // try_with: during thread teardown the list may be gone; the table is then freed.
-            let _ = LINE_TABLES.try_with(|l| l.give(table, FREE_TABLES_KEPT));
+            FreeList::give_local(&LINE_TABLES, table);
         }
     }
 

@@ -35,7 +35,7 @@ use super::tcp_rules::{self, Inspection};
 use super::trace::{Dir, Trace};
 use super::tunnel::{self, write_bytes, Side, TunnelBytes, TunnelCfg};
 use super::view::{Base, HeadView};
-use crate::buffer::Buf;
+use crate::buffer::{Buf, FreeList};
 use crate::check::HanaStatus;
 use crate::http1::{
     canned, BodyState, Framing, HeadEdit, HeadIndex, Kind, Method, Parse, ParseOptions, Version,
@@ -82,7 +82,7 @@ thread_local! {
     #[allow(clippy::vec_box)]
     static SCRATCH: RefCell<Vec<Box<Scratch>>> = const { RefCell::new(Vec::new()) };
     /// Output buffers let go of by tunnels (`Scratch::release_heads`).
-    static OUT_BUFS: crate::buffer::FreeList<Vec<u8>> = const { crate::buffer::FreeList::new() };
+    static OUT_BUFS: FreeList<Vec<u8>> = const { FreeList::new(256) };
 }
 
 impl Scratch {
@@ -105,9 +105,7 @@ impl Scratch {
             })
         });
         if s.out.capacity() == 0 {
-            s.out = OUT_BUFS
-                .with(|l| l.take())
-                .unwrap_or_else(|| Vec::with_capacity(1024));
+            s.out = FreeList::take_local(&OUT_BUFS).unwrap_or_else(|| Vec::with_capacity(1024));
         }
         s
     }
@@ -123,7 +121,7 @@ impl Scratch {
         self.res_edit.release();
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        let _ = OUT_BUFS.try_with(|l| l.give(out, 256));
+        FreeList::give_local(&OUT_BUFS, out);
     }
 
     fn give(s: Box<Scratch>) {
