@@ -21,21 +21,6 @@ fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn rss_kib(pid: i32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 /// RSS growth per connection of `CONNS` idle connections through a proxy with `option`.
 fn bytes_per_idle_connection(option: &str, sockets_per_conn: usize) -> usize {
     let origins = start_origins(&["o1"]);
@@ -65,7 +50,8 @@ fn bytes_per_idle_connection(option: &str, sockets_per_conn: usize) -> usize {
         "warm-up connections not closed"
     );
     std::thread::sleep(Duration::from_millis(200));
-    let before = rss_kib(p.pid());
+    let before = rss_kb(p.pid());
+    assert!(before > 0, "no VmRSS for the proxy");
     let held: Vec<TcpStream> = (0..CONNS).map(|_| kept_alive(local(port))).collect();
     // (less a couple: start-up may still have held a file or two at the first count)
     let want = base_fds + CONNS * sockets_per_conn - 2;
@@ -75,9 +61,9 @@ fn bytes_per_idle_connection(option: &str, sockets_per_conn: usize) -> usize {
         fd_count(p.pid())
     );
     std::thread::sleep(Duration::from_millis(200));
-    let after = rss_kib(p.pid());
+    let after = rss_kb(p.pid());
     drop(held);
-    let per = after.saturating_sub(before) * 1024 / CONNS;
+    let per = after.saturating_sub(before) as usize * 1024 / CONNS;
     eprintln!("{CONNS} idle connections ({option:?}): {before} -> {after} KiB, {per} B each");
     per
 }
