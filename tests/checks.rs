@@ -5,40 +5,11 @@
 mod common;
 
 use common::*;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// A syslog receiver on loopback UDP; returns the socket and its address.
-fn syslog() -> (UdpSocket, SocketAddr) {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-    s.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let a = s.local_addr().expect("addr");
-    (s, a)
-}
-
-/// Collects syslog lines until `pred` matches one or `timeout` passes.
-fn wait_line(
-    s: &UdpSocket,
-    lines: &mut Vec<String>,
-    timeout: Duration,
-    pred: impl Fn(&str) -> bool,
-) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    let mut buf = [0u8; 2048];
-    while Instant::now() < deadline {
-        if let Some(l) = lines.iter().find(|l| pred(l)) {
-            return Some(l.clone());
-        }
-        if let Ok(n) = s.recv(&mut buf) {
-            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-    }
-    lines.iter().find(|l| pred(l)).cloned()
 }
 
 /// A demo origin that can be stopped (its runtime dropped) and started again on the same port.

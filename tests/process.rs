@@ -7,7 +7,7 @@
 mod common;
 
 use common::procs::*;
-use common::{free_port, haproxide_bin as bin, test_user, wait_until, Scratch};
+use common::{free_port, haproxide_bin as bin, syslog, test_user, wait_line, wait_until, Scratch};
 use nix::sys::signal::Signal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -998,16 +998,10 @@ fn make_install_and_the_haproxy_symlink() {
     assert!(!alive(pid));
 }
 
-/// Datagrams received on `rx` until `want` has arrived or `limit` passed.
-fn datagrams_until(rx: &std::net::UdpSocket, want: &str, limit: Duration) -> Vec<String> {
+/// Syslog lines received on `rx` until one contains `want` (or 5 s passed).
+fn received_until(rx: &std::net::UdpSocket, want: &str) -> Vec<String> {
     let mut got = Vec::new();
-    let end = Instant::now() + limit;
-    let mut buf = [0u8; 2048];
-    while Instant::now() < end && !got.iter().any(|l: &String| l.contains(want)) {
-        if let Ok(n) = rx.recv(&mut buf) {
-            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-    }
+    wait_line(rx, &mut got, 5 * SEC, |l| l.contains(want));
     got
 }
 
@@ -1018,10 +1012,8 @@ fn datagrams_until(rx: &std::net::UdpSocket, want: &str, limit: Duration) -> Vec
 fn signal_messages_are_sent_to_syslog() {
     let be = Backend::start();
     let sc = Scratch::new();
-    let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("syslog receiver");
-    rx.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let udp = rx.local_addr().expect("addr").port();
+    let (rx, rx_addr) = syslog();
+    let udp = rx_addr.port();
     let port = free_port();
     let addr = local(port);
     let cfg = sc.write(
@@ -1046,7 +1038,7 @@ fn signal_messages_are_sent_to_syslog() {
     };
 
     signal(p.pid(), Signal::SIGHUP);
-    let got = datagrams_until(&rx, "SIGHUP: Proxy x has 1 active servers", 5 * SEC);
+    let got = received_until(&rx, "SIGHUP: Proxy x has 1 active servers");
     assert!(
         has(
             &got,
@@ -1071,15 +1063,15 @@ fn signal_messages_are_sent_to_syslog() {
     assert!(!p.stderr().contains("dumping servers states for proxy"));
 
     signal(p.pid(), Signal::SIGTTOU);
-    let got = datagrams_until(&rx, "Pausing proxy x.", 5 * SEC);
+    let got = received_until(&rx, "Pausing proxy x.");
     assert!(has(&got, "<132>", "Pausing proxy x."), "{got:?}");
     signal(p.pid(), Signal::SIGTTIN);
-    let got = datagrams_until(&rx, "Enabling proxy x.", 5 * SEC);
+    let got = received_until(&rx, "Enabling proxy x.");
     assert!(has(&got, "<132>", "Enabling proxy x."), "{got:?}");
     assert!(wait_until(5 * SEC, || request(addr, 0, "back").is_ok()));
 
     signal(p.pid(), Signal::SIGUSR1);
-    let got = datagrams_until(&rx, "Proxy x stopped", 5 * SEC);
+    let got = received_until(&rx, "Proxy x stopped");
     assert!(has(&got, "<132>", "Stopping proxy x in 0 ms."), "{got:?}");
     assert!(has(&got, "<132>", "Proxy x stopped (FE: "), "{got:?}");
     assert_eq!(p.wait_exit(5 * SEC), Some(0));
@@ -1118,10 +1110,8 @@ fn server_state_changes_print_on_stderr_unless_quiet() {
     assert_eq!(p.wait_exit(5 * SEC), Some(0));
 
     // Quiet: the same event, seen on syslog, leaves stderr empty of it.
-    let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("syslog receiver");
-    rx.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let udp = rx.local_addr().expect("addr").port();
+    let (rx, rx_addr) = syslog();
+    let udp = rx_addr.port();
     let quiet = sc.write(
         "quiet.cfg",
         &cfg(free_port()).replace(
@@ -1130,7 +1120,7 @@ fn server_state_changes_print_on_stderr_unless_quiet() {
         ),
     );
     let mut q = Foreground::start(&["-db", "-q", "-f", s(&quiet)]);
-    let got = datagrams_until(&rx, "Server x/s1 is DOWN", 5 * SEC);
+    let got = received_until(&rx, "Server x/s1 is DOWN");
     assert!(
         got.iter().any(|l| l.contains("Server x/s1 is DOWN")),
         "{got:?}"

@@ -235,6 +235,35 @@ pub fn start_origins(names: &[&str]) -> Origins {
     }
 }
 
+/// A syslog receiver on loopback UDP; returns the socket and its address.
+pub fn syslog() -> (std::net::UdpSocket, SocketAddr) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let a = s.local_addr().expect("addr");
+    (s, a)
+}
+
+/// Collects syslog lines until `pred` matches one or `timeout` passes.
+pub fn wait_line(
+    s: &std::net::UdpSocket,
+    lines: &mut Vec<String>,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 2048];
+    while Instant::now() < deadline {
+        if let Some(l) = lines.iter().find(|l| pred(l)) {
+            return Some(l.clone());
+        }
+        if let Ok(n) = s.recv(&mut buf) {
+            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    lines.iter().find(|l| pred(l)).cloned()
+}
+
 /// Resident set size of process `pid` in KiB (0 when it cannot be read).
 pub fn rss_kb(pid: i32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
